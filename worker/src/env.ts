@@ -5,6 +5,11 @@ export interface EdgeBindings {
   NODE_TUNNEL: DurableObjectNamespace;
   /** Operator token for /v1/admin/* (node registration). */
   ADMIN_TOKEN?: string;
+  /**
+   * "true" accepts http:// and loopback webhook URLs (local development and tests only;
+   * never set in production).
+   */
+  ALLOW_LOOPBACK_WEBHOOKS?: string;
 }
 
 export interface EdgeVariables {
