@@ -7,10 +7,120 @@
 
 // ---- Store -----------------------------------------------------------------
 
+/** Largest message the store accepts (APPEND, delivery), in bytes. */
+export const STORE_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Longest folder name, in UTF-16 code units of the Unicode name. */
+export const STORE_MAX_FOLDER_NAME_CHARS = 512;
+/** Deepest folder hierarchy ("a/b/c" has depth 3). */
+export const STORE_MAX_FOLDER_DEPTH = 16;
+/** Most folders one mailbox may hold. */
+export const STORE_MAX_FOLDERS = 2_000;
+/** Longest keyword (flag without a leading backslash). */
+export const STORE_MAX_KEYWORD_CHARS = 128;
+/** Most distinct flags/keywords on one message. */
+export const STORE_MAX_FLAGS_PER_MESSAGE = 64;
+/** Longest dedupe key (spool id). */
+export const STORE_MAX_DEDUPE_KEY_CHARS = 256;
+/** Longest search string in a SEARCH key. */
+export const STORE_MAX_SEARCH_VALUE_CHARS = 1_024;
+/** Regex search: longest pattern and largest compiled program (linear-time matcher). */
+export const REGEX_MAX_PATTERN_CHARS = 256;
+export const REGEX_MAX_PROGRAM_SIZE = 4_096;
+/** A leaf MIME part at least this large is stored once per mailbox under its SHA-256. */
+export const STORE_BLOB_MIN_BYTES = 16 * 1024;
+/** Chunk size for stored bodies and for streamed section reads. */
+export const STORE_CHUNK_BYTES = 256 * 1024;
+/** Most concurrent writes folded into one group commit. */
+export const STORE_GROUP_COMMIT_MAX_OPS = 256;
+
 // ---- MIME indexer ------------------------------------------------------------
+
+/** Deepest MIME nesting (multipart or message/rfc822 levels) that is parsed;
+ * a part deeper than this is indexed as a single opaque part. */
+export const MIME_MAX_DEPTH = 64;
+/** Most MIME parts indexed per message; once reached, the rest of the message
+ * is kept as the body of the last part (no further boundaries are honoured). */
+export const MIME_MAX_PARTS = 5_000;
+/** Most header fields interpreted per header block; further fields stay in the
+ * raw bytes (and in BODY[HEADER]) but are not indexed. */
+export const MIME_MAX_HEADER_FIELDS = 1_000;
+/** Longest header field value (octets) interpreted; longer values are cut. */
+export const MIME_MAX_HEADER_FIELD_BYTES = 64 * 1024;
+/** Most header octets interpreted per header block; the rest is scanned only to
+ * find the end of the header. */
+export const MIME_MAX_HEADER_BYTES = 1024 * 1024;
+/** Most Content-Type / Content-Disposition parameters kept per field. */
+export const MIME_MAX_PARAMETERS = 64;
+/** Most addresses kept per address header field. */
+export const MIME_MAX_ADDRESSES = 1_000;
+/** Most octets of decoded text kept for full-text search, per message. */
+export const MIME_MAX_TEXT_BYTES = 4 * 1024 * 1024;
+/** Most References message-ids kept for threading. */
+export const MIME_MAX_REFERENCES = 256;
 
 // ---- IMAP ----------------------------------------------------------------------
 
+/** Longest command line (without literals) the IMAP receiver accepts, in bytes. */
+export const IMAP_MAX_LINE_BYTES = 64 * 1024;
+/** Most bytes one IMAP command may carry (lines plus non-APPEND literals). */
+export const IMAP_MAX_COMMAND_BYTES = 1024 * 1024;
+/** Largest message accepted by APPEND (advertised as APPENDLIMIT, RFC 7889). */
+export const IMAP_MAX_MESSAGE_BYTES = 50 * 1024 * 1024;
+/** Most messages in one MULTIAPPEND command (RFC 3502). */
+export const IMAP_MAX_APPEND_MESSAGES = 1000;
+/** Consecutive malformed commands before the server says BYE. */
+export const IMAP_MAX_BAD_COMMANDS = 10;
+/** Idle time before login after which the connection is closed. */
+export const IMAP_PREAUTH_TIMEOUT_MS = 60 * 1000;
+/** Idle time after login (RFC 3501 §5.4: at least 30 minutes). */
+export const IMAP_AUTH_TIMEOUT_MS = 30 * 60 * 1000;
+/** Longest an IDLE may last before the server ends it (RFC 2177: re-issue at least every 29 minutes). */
+export const IMAP_IDLE_MAX_MS = 30 * 60 * 1000;
+/** Concurrent connections from one client IP. */
+export const IMAP_MAX_CONNECTIONS_PER_IP = 50;
+/** Concurrent authenticated sessions of one mailbox. */
+export const IMAP_MAX_CONNECTIONS_PER_USER = 20;
+/** Deepest nesting of SEARCH keys (parentheses, OR, NOT). */
+export const IMAP_MAX_SEARCH_DEPTH = 32;
+/** Longest pattern accepted by the regular-expression SEARCH keys, in characters. */
+export const IMAP_MAX_REGEX_LENGTH = 256;
+/** Most body sections requested in one FETCH. */
+export const IMAP_MAX_FETCH_SECTIONS = 64;
+/** Output buffered for one connection before the writer waits for the socket to drain. */
+export const IMAP_OUTPUT_HIGH_WATER_BYTES = 256 * 1024;
+
 // ---- Login / throttling -----------------------------------------------------------
 
+export const AUTH_LIMITS = {
+  /** Sliding window over which failed logins are counted. */
+  failureWindowMs: 15 * 60_000,
+  /** Failures from one IP within the window before further attempts are refused unchecked. */
+  maxFailuresPerIp: 20,
+  /** Failures for one address within the window (from anywhere) before it is refused unchecked. */
+  maxFailuresPerAddress: 10,
+  /** Bound on the IPs/addresses tracked by the throttle (oldest evicted). */
+  maxTrackedKeys: 100_000,
+  /** Bound on cached credential records. */
+  maxCachedAddresses: 50_000,
+  /** How long "no such address" is cached. */
+  negativeCacheMs: 10_000,
+  /** Longest address accepted at login. */
+  maxAddressLength: 320,
+  /** Longest password accepted at login (generated ones are far shorter). */
+  maxPasswordLength: 1024,
+} as const;
+
 // ---- Tunnel ------------------------------------------------------------------------
+
+export const TUNNEL_LIMITS = {
+  /** Largest tunnel frame accepted (directory records are small; bulk data goes over HTTPS). */
+  maxFrameBytes: 1024 * 1024,
+  /** An RPC call without an answer after this long resolves as `timeout`. */
+  rpcTimeoutMs: 10_000,
+  /** Reconnect backoff: first delay and ceiling (jittered). */
+  backoffBaseMs: 250,
+  backoffMaxMs: 30_000,
+  /** Heartbeat interval, and how long past it silence means a dead link. */
+  heartbeatMs: 15_000,
+  heartbeatTimeoutMs: 10_000,
+} as const;
