@@ -67,6 +67,13 @@ export interface MimePartData {
   charset: string | null;
   filename: string | null;
   children: MimePartData[];
+  /**
+   * How `children` relate to this part: "multipart" (one child per body
+   * part), "message" (message/rfc822: one child, the encapsulated message,
+   * with the same `path`), or "single" (no children). Optional only so that
+   * hand-built test trees stay valid; `parseMessage` always sets it.
+   */
+  kind?: "multipart" | "message" | "single";
 }
 
 export interface HeaderFieldData {
@@ -87,7 +94,7 @@ export interface ParsedMessageData {
   headerText: string;
   /** Decoded text of every text part (HTML reduced to text), UTF-8, for FTS. */
   bodyText: string;
-  /** Threading keys. */
+  /** Threading keys, each a msg-id with its angle brackets ("<id@host>"). */
   messageId: string | null;
   inReplyTo: string | null;
   references: string[];
