@@ -72,6 +72,7 @@ export class EdgeAuthenticator implements Authenticator {
         quotaBytes: record.quotaBytes,
         generation: record.generation,
         imap: record.imap,
+        sealingSecretWrapped: record.sealingSecretWrapped,
       };
       this.options.logger.info({ protocol: context.protocol, domain: maskAddress(key) }, "login succeeded");
       this.options.onSuccess?.(data);

@@ -28,6 +28,8 @@ export interface AuthenticatedData {
   /** Minimum generation the mailbox file must have (freshness). */
   generation: number;
   imap: boolean;
+  /** The alias's sealing secret key, wrapped by MK (base64), for draining the sealed spool. */
+  sealingSecretWrapped?: string;
 }
 
 export interface Authenticator {
