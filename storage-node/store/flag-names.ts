@@ -1,0 +1,71 @@
+/**
+ * Flag and keyword rules shared by every store implementation.
+ *
+ * Invariants:
+ * - System flags are stored in their canonical spelling (\Seen, \Answered,
+ *   \Flagged, \Deleted, \Draft); any casing from a client maps to it.
+ * - Keywords are IMAP atoms (RFC 3501 §9 flag-keyword), compared case-insensitively
+ *   (RFC 3501 §2.3.2), stored as first written.
+ * - \Recent is session state, never stored: it is dropped silently.
+ */
+
+import { STORE_MAX_FLAGS_PER_MESSAGE, STORE_MAX_KEYWORD_CHARS } from "../limits.ts";
+import { StoreError } from "./types.ts";
+
+const SYSTEM_FLAGS = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
+const SYSTEM_BY_LOWER = new Map(SYSTEM_FLAGS.map((f) => [f.toLowerCase(), f]));
+
+/** Canonical form of one flag, or null for \Recent; throws StoreError("invalid"). */
+export function normalizeFlag(flag: string): string | null {
+  if (flag.startsWith("\\")) {
+    const lower = flag.toLowerCase();
+    if (lower === "\\recent") return null;
+    const sys = SYSTEM_BY_LOWER.get(lower);
+    if (!sys) throw new StoreError("invalid", "unknown system flag");
+    return sys;
+  }
+  if (flag.length === 0 || flag.length > STORE_MAX_KEYWORD_CHARS) throw new StoreError("invalid", "bad keyword length");
+  // atom-specials: ( ) { SP CTL % * " \ ] and non-ASCII
+  if (/[(){ %*"\\\]\u0000-\u001f\u007f-\uffff]/.test(flag)) throw new StoreError("invalid", "keyword is not an atom");
+  return flag;
+}
+
+/** Normalised, de-duplicated flag list (first spelling wins). */
+export function normalizeFlags(flags: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const f of flags) {
+    const n = normalizeFlag(f);
+    if (n === null) continue;
+    const k = n.toLowerCase();
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(n);
+  }
+  if (out.length > STORE_MAX_FLAGS_PER_MESSAGE) throw new StoreError("invalid", "too many flags");
+  return out;
+}
+
+/** Applies a STORE operation; returns the new list (old order kept, additions appended). */
+export function applyFlagOp(current: readonly string[], op: "add" | "remove" | "replace", flags: readonly string[]): string[] {
+  if (op === "replace") return [...flags];
+  const keys = new Set(flags.map((f) => f.toLowerCase()));
+  if (op === "remove") return current.filter((f) => !keys.has(f.toLowerCase()));
+  const have = new Set(current.map((f) => f.toLowerCase()));
+  const out = [...current];
+  for (const f of flags) if (!have.has(f.toLowerCase())) out.push(f);
+  if (out.length > STORE_MAX_FLAGS_PER_MESSAGE) throw new StoreError("invalid", "too many flags");
+  return out;
+}
+
+/** True when both lists hold the same flags (case-insensitive, order ignored). */
+export function sameFlags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const s = new Set(a.map((f) => f.toLowerCase()));
+  return b.every((f) => s.has(f.toLowerCase()));
+}
+
+export function hasFlag(flags: readonly string[], flag: string): boolean {
+  const k = flag.toLowerCase();
+  return flags.some((f) => f.toLowerCase() === k);
+}

@@ -1,0 +1,4 @@
+import { createMemoryStore } from "./memory-store.ts";
+import { describeMailStoreConformance } from "./conformance.ts";
+
+describeMailStoreConformance("memory", () => createMemoryStore());
