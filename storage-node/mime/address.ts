@@ -43,7 +43,8 @@ export function parseAddressList(value: string): AddressData[] {
     while (i < tokens.length) {
       const t = tokens[i];
       if (t.kind === "comment") {
-        lastComment = t.text;
+        // A comment before the first word is not a display name.
+        if (phrase.length > 0) lastComment = t.text;
         i++;
         continue;
       }
@@ -57,7 +58,7 @@ export function parseAddressList(value: string): AddressData[] {
     const next = tokens[i];
     if (isSpecial(next, ":") && !inGroup) {
       i++;
-      push({ name: null, adl: null, mailbox: phraseText(phrase), host: null });
+      push({ name: null, adl: null, mailbox: phraseText(phrase) ?? "", host: null });
       inGroup = true;
       continue;
     }
@@ -65,7 +66,7 @@ export function parseAddressList(value: string): AddressData[] {
       i++;
       const r = parseAngleAddr(tokens, i);
       i = r.next;
-      let name: string | null = phrase.length > 0 ? phraseText(phrase) : null;
+      let name = phraseText(phrase);
       if (name === null && r.comment !== null) name = r.comment;
       push({ name, adl: r.adl, mailbox: r.mailbox ?? MISSING_MAILBOX, host: r.host ?? MISSING_DOMAIN });
     } else if (isSpecial(next, "@")) {
@@ -100,18 +101,20 @@ export function parseAddressList(value: string): AddressData[] {
   return out;
 }
 
-function phraseText(phrase: Token[]): string {
+/** Display name: words joined by one space, "." kept where it stood. */
+function phraseText(phrase: Token[]): string | null {
   let s = "";
   for (const t of phrase) {
     if (t.kind === "special") s += t.text;
-    else s += (s.length > 0 && !s.endsWith(".") ? " " : "") + t.text;
+    else s += (s.length > 0 ? " " : "") + t.text;
   }
-  return s;
+  return s.length > 0 ? s : null;
 }
 
+/** Local part with quoted strings unquoted (as ENVELOPE shows it). */
 function localPartText(phrase: Token[]): string {
   let s = "";
-  for (const t of phrase) s += t.kind === "quoted" ? `"${t.text.replace(/(["\\])/g, "\\$1")}"` : t.text;
+  for (const t of phrase) s += t.text;
   return s;
 }
 

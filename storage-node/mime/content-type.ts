@@ -34,8 +34,10 @@ function significant(tokens: Token[]): Token[] {
 /** Parses `type/subtype; params`; null when there is no valid type/subtype. */
 export function parseContentType(value: string): ContentTypeData | null {
   const t = significant(tokenize(value, MIME_SPECIALS));
-  if (t.length < 3 || t[0].kind !== "atom" || t[1].text !== "/" || t[1].kind !== "special" || t[2].kind !== "atom") {
-    return null;
+  if (t.length < 1 || t[0].kind !== "atom") return null;
+  // "text" without "/subtype" keeps the type with an empty subtype (as Dovecot).
+  if (t.length < 3 || t[1].kind !== "special" || t[1].text !== "/" || t[2].kind !== "atom") {
+    return { type: t[0].text, subtype: "", params: parseParams(t, 1) };
   }
   return { type: t[0].text, subtype: t[2].text, params: parseParams(t, 3) };
 }

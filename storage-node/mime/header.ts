@@ -119,9 +119,18 @@ export function unfold(value: string): string {
   return value.indexOf("\n") < 0 && value.indexOf("\r") < 0 ? value : value.replace(/[\r\n]/g, "");
 }
 
-/** Unfolded value with leading whitespace removed. */
+/**
+ * Unfolded value as ENVELOPE and BODYSTRUCTURE show it: the first space or
+ * tab after the colon is dropped, and further leading whitespace too unless
+ * the first line holds nothing else (what Dovecot does, so clients see the
+ * same strings); trailing whitespace is kept.
+ */
 export function fieldText(value: string): string {
-  return unfold(value).replace(/^[ \t]+/, "");
+  let v = value;
+  if (v.startsWith(" ") || v.startsWith("\t")) v = v.slice(1);
+  const m = /^[ \t]+/.exec(v);
+  if (m && m[0].length < v.length && v[m[0].length] !== "\r" && v[m[0].length] !== "\n") v = v.slice(m[0].length);
+  return unfold(v);
 }
 
 /** First field with the given (case-insensitive) name. */

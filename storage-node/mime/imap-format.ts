@@ -36,18 +36,40 @@ function nstringNoLf(s: string | null): string {
   return s === null ? "NIL" : imapString(s.replace(/[\r\n]/g, ""));
 }
 
+/**
+ * Subject and display names are written "for humans" like Dovecot does: CR,
+ * LF and TAB become spaces, whitespace runs collapse to one space, leading
+ * and trailing whitespace goes, NUL becomes 0x80; a value that needed any such
+ * change or holds '"', '\\' or 8-bit bytes is sent as a literal.
+ */
+export function imapStringForHumans(s: string | null): string {
+  if (s === null) return "NIL";
+  let plain = true;
+  for (let i = 0; i < s.length && plain; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c === 0x0d || c === 0x0a || c === 0x09 || c === 0x22 || c === 0x5c || c >= 0x80) plain = false;
+    else if (c === 0x20 && (i === 0 || i === s.length - 1 || s.charCodeAt(i - 1) === 0x20)) plain = false;
+  }
+  if (plain) return `"${s}"`;
+  const cleaned = s
+    .replace(/\0/g, "\x80")
+    .replace(/[\r\n\t ]+/g, " ")
+    .replace(/^ | $/g, "");
+  return cleaned.length === 0 ? '""' : `{${cleaned.length}}\r\n${cleaned}`;
+}
+
 function formatAddresses(list: AddressData[] | null): string {
   if (list === null || list.length === 0) return "NIL";
   let out = "(";
   for (const a of list) {
-    out += `(${nstringNoLf(a.name)} ${nstringNoLf(a.adl)} ${nstringNoLf(a.mailbox)} ${nstringNoLf(a.host)})`;
+    out += `(${imapStringForHumans(a.name)} ${nstringNoLf(a.adl)} ${nstringNoLf(a.mailbox)} ${nstringNoLf(a.host)})`;
   }
   return `${out})`;
 }
 
 export function formatEnvelope(env: EnvelopeData): string {
   return (
-    `(${nstringNoLf(env.date)} ${nstringNoLf(env.subject)} ${formatAddresses(env.from)} ` +
+    `(${nstringNoLf(env.date)} ${imapStringForHumans(env.subject)} ${formatAddresses(env.from)} ` +
     `${formatAddresses(env.sender)} ${formatAddresses(env.replyTo)} ${formatAddresses(env.to)} ` +
     `${formatAddresses(env.cc)} ${formatAddresses(env.bcc)} ${nstringNoLf(env.inReplyTo)} ${nstringNoLf(env.messageId)})`
   );

@@ -24,7 +24,7 @@
  *   `BODY[path.HEADER]`).
  */
 import type { AddressData, BodyStructureData, EnvelopeData, HeaderFieldData, MimePartData, ParsedMessageData } from "./types.ts";
-import { MIME_MAX_DEPTH, MIME_MAX_PARTS, MIME_MAX_REFERENCES, MIME_MAX_TEXT_BYTES } from "../limits.ts";
+import { MIME_MAX_ADDRESSES, MIME_MAX_DEPTH, MIME_MAX_PARTS, MIME_MAX_REFERENCES, MIME_MAX_TEXT_BYTES } from "../limits.ts";
 import { fieldText, lineEndAfter, scanHeader, unfold } from "./header.ts";
 import { decodeParameter, parseContentType, parseDisposition, type ContentTypeData } from "./content-type.ts";
 import { parseAddressList } from "./address.ts";
@@ -36,6 +36,8 @@ import { baseSubject } from "./base-subject.ts";
 import { parseDate } from "./date.ts";
 import { MIME_SPECIALS, tokenize } from "./rfc822-lexer.ts";
 
+/** A delimiter no line can match (a multipart without a boundary). */
+const NEVER = new Uint8Array(0);
 const LF = 0x0a;
 const CR = 0x0d;
 const DASH = 0x2d;
@@ -57,6 +59,8 @@ interface EntityData {
   fields: HeaderFieldData[];
   /** Where parsing stopped: the start of a boundary line, or the end. */
   stop: number;
+  /** End of the entity's bytes before a header cut by a delimiter (see below). */
+  extent: number;
 }
 
 interface BoundaryMatch {
@@ -72,7 +76,7 @@ function matchBoundary(ctx: Ctx, start: number, lineEnd: number): BoundaryMatch 
   let best = -1;
   for (let s = stack.length - 1; s >= 0; s--) {
     const b = stack[s];
-    if (b.length > lineEnd - start) continue;
+    if (b.length === 0 || b.length > lineEnd - start) continue;
     if (best >= 0 && stack[best].length >= b.length) continue;
     let ok = true;
     for (let k = 2; k < b.length; k++) {
@@ -116,9 +120,17 @@ function firstToken(value: string): string | null {
   return t ? t.text : null;
 }
 
-function lastOrFirst(fields: HeaderFieldData[], name: string): HeaderFieldData | undefined {
+/** First occurrence: MIME fields (Content-*) take the first, as Dovecot. */
+function firstOf(fields: HeaderFieldData[], name: string): HeaderFieldData | undefined {
   const lower = name.toLowerCase();
   for (const f of fields) if (f.name.toLowerCase() === lower) return f;
+  return undefined;
+}
+
+/** Last occurrence: ENVELOPE strings (Date, Subject, …) take the last, as Dovecot. */
+function lastOf(fields: HeaderFieldData[], name: string): HeaderFieldData | undefined {
+  const lower = name.toLowerCase();
+  for (let i = fields.length - 1; i >= 0; i--) if (fields[i].name.toLowerCase() === lower) return fields[i];
   return undefined;
 }
 
@@ -138,22 +150,22 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
   const headerEnd = header.end;
   const bodyStart = headerEnd;
 
-  const ctField = lastOrFirst(fields, "Content-Type");
+  const ctField = firstOf(fields, "Content-Type");
   const ct: ContentTypeData | null = ctField ? parseContentType(unfold(ctField.value)) : null;
   const typeLower = ct ? ct.type.toLowerCase() : defaultDigest ? "message" : "text";
   const subLower = ct ? ct.subtype.toLowerCase() : defaultDigest ? "rfc822" : "plain";
-  const cteField = lastOrFirst(fields, "Content-Transfer-Encoding");
+  const cteField = firstOf(fields, "Content-Transfer-Encoding");
   const cte = cteField ? firstToken(cteField.value) : null;
   const encoding = cte ?? "7bit";
   const boundaryParam = ct ? decodeParameter(ct.params, "boundary") : null;
 
   const text = (name: string): string | null => {
-    const f = lastOrFirst(fields, name);
+    const f = firstOf(fields, name);
     return f ? fieldText(f.value) : null;
   };
-  const dispField = lastOrFirst(fields, "Content-Disposition");
+  const dispField = firstOf(fields, "Content-Disposition");
   const disp = dispField ? parseDisposition(unfold(dispField.value)) : null;
-  const langField = lastOrFirst(fields, "Content-Language");
+  const langField = firstOf(fields, "Content-Language");
 
   const bs: BodyStructureData = {
     type: ct ? ct.type : typeLower,
@@ -185,19 +197,27 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
   };
 
   let stop: number;
-  if (typeLower === "multipart" && boundaryParam && depth < MIME_MAX_DEPTH && !ctx.exhausted) {
+  let extent = 0;
+  if (typeLower === "multipart" && depth < MIME_MAX_DEPTH && !ctx.exhausted) {
+    // Without a usable boundary this is a multipart with no parts (Dovecot
+    // shows an empty text/plain in its place); its body still ends where an
+    // enclosing delimiter starts.
     node.kind = "multipart";
-    const delim = new Uint8Array(boundaryParam.length + 2);
+    const boundary = boundaryParam ?? "";
+    const delim = new Uint8Array(boundary.length + 2);
     delim[0] = DASH;
     delim[1] = DASH;
-    for (let k = 0; k < boundaryParam.length; k++) delim[k + 2] = boundaryParam.charCodeAt(k) & 0xff;
-    ctx.stack.push(delim);
+    for (let k = 0; k < boundary.length; k++) delim[k + 2] = boundary.charCodeAt(k) & 0xff;
+    ctx.stack.push(boundary.length > 0 ? delim : NEVER);
     const level = ctx.stack.length - 1;
     const digest = subLower === "digest";
     const childBs: BodyStructureData[] = [];
     let p = bodyStart;
     stop = ctx.end;
     let closed = false;
+    // The line break before a delimiter belongs to it, but never one that is
+    // already part of a close-delimiter line.
+    let segmentStart = bodyStart;
     while (p < ctx.end) {
       const lineEnd = lineEndAfter(buf, p, ctx.end);
       const m = matchBoundary(ctx, p, lineEnd);
@@ -214,6 +234,7 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
         ctx.stack.pop();
         closed = true;
         p = lineEnd;
+        segmentStart = lineEnd;
         continue;
       }
       const child = parseEntity(ctx, lineEnd, depth + 1, [...path, node.children.length + 1], digest);
@@ -222,14 +243,15 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
       p = child.stop;
     }
     if (!closed) ctx.stack.length = level;
-    node.bodyEnd = bodyEndBefore(ctx, stop, bodyStart);
+    node.bodyEnd = bodyEndBefore(ctx, stop, segmentStart);
     bs.children = childBs;
   } else if (typeLower === "message" && subLower === "rfc822" && depth < MIME_MAX_DEPTH) {
     node.kind = "message";
     const child = parseEntity(ctx, bodyStart, depth + 1, path, false);
     node.children.push(child.node);
     stop = child.stop;
-    node.bodyEnd = child.node.bodyEnd;
+    // The container keeps the bytes its child's header lost to the delimiter.
+    node.bodyEnd = child.extent;
     bs.children = [child.bs];
     bs.envelope = buildEnvelope(child.fields);
     bs.lines = countLines(buf, bodyStart, node.bodyEnd);
@@ -253,8 +275,20 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
       }
     }
   }
-  bs.size = node.bodyEnd - bodyStart;
-  return { node, bs, fields, stop };
+  extent = node.bodyEnd;
+  if (node.kind !== "message" && stop < ctx.end) {
+    // The line break before a delimiter belongs to the delimiter even when it
+    // is the header's empty line (an empty body) or the last header line's
+    // break (a header that runs into the delimiter): the header is cut there.
+    const cut = bodyEndBefore(ctx, stop, start);
+    if (cut < node.headerEnd) {
+      node.headerEnd = cut;
+      node.bodyStart = cut;
+      node.bodyEnd = cut;
+    }
+  }
+  bs.size = node.bodyEnd - node.bodyStart;
+  return { node, bs, fields, stop, extent };
 }
 
 function decodeFilename(dispParams: [string, string][] | null, ctParams: [string, string][] | null): string | null {
@@ -262,17 +296,20 @@ function decodeFilename(dispParams: [string, string][] | null, ctParams: [string
   return raw === null ? null : decodeEncodedWords(raw);
 }
 
+/** Every occurrence of an address field contributes (Dovecot joins them). */
 function addressField(fields: HeaderFieldData[], name: string): AddressData[] | null {
-  const f = lastOrFirst(fields, name);
-  if (!f) return null;
-  const list = parseAddressList(unfold(f.value));
-  return list.length > 0 ? list : null;
+  const lower = name.toLowerCase();
+  let list: AddressData[] = [];
+  for (const f of fields) {
+    if (f.name.toLowerCase() === lower && list.length < MIME_MAX_ADDRESSES) list = list.concat(parseAddressList(unfold(f.value)));
+  }
+  return list.length > 0 ? list.slice(0, MIME_MAX_ADDRESSES) : null;
 }
 
 /** ENVELOPE from a header block (RFC 3501 §7.4.2). */
 export function buildEnvelope(fields: HeaderFieldData[]): EnvelopeData {
   const text = (name: string): string | null => {
-    const f = lastOrFirst(fields, name);
+    const f = lastOf(fields, name);
     return f ? fieldText(f.value) : null;
   };
   const from = addressField(fields, "From");
@@ -321,9 +358,9 @@ export function parseMessage(raw: Uint8Array): ParsedMessageData {
     .filter((f) => HEADER_TEXT_FIELDS.has(f.name.toLowerCase()))
     .map((f) => decodeEncodedWords(fieldText(f.value)))
     .join("\n");
-  const refs = msgIds(lastOrFirst(fields, "References")?.value);
-  const subject = lastOrFirst(fields, "Subject");
-  const date = lastOrFirst(fields, "Date");
+  const refs = msgIds(lastOf(fields, "References")?.value);
+  const subject = lastOf(fields, "Subject");
+  const date = lastOf(fields, "Date");
   return {
     size: raw.length,
     envelope,
@@ -332,8 +369,8 @@ export function parseMessage(raw: Uint8Array): ParsedMessageData {
     headers: fields,
     headerText,
     bodyText: collectText(ctx),
-    messageId: msgIds(lastOrFirst(fields, "Message-ID")?.value)[0] ?? null,
-    inReplyTo: msgIds(lastOrFirst(fields, "In-Reply-To")?.value)[0] ?? null,
+    messageId: msgIds(lastOf(fields, "Message-ID")?.value)[0] ?? null,
+    inReplyTo: msgIds(lastOf(fields, "In-Reply-To")?.value)[0] ?? null,
     references: refs.slice(Math.max(0, refs.length - MIME_MAX_REFERENCES)),
     baseSubject: subject ? baseSubject(fieldText(subject.value)) : "",
     sentDate: date ? parseDate(fieldText(date.value)) : null,
