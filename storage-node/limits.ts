@@ -86,6 +86,8 @@ export const IMAP_MAX_SEARCH_DEPTH = 32;
 export const IMAP_MAX_REGEX_LENGTH = 256;
 /** Most body sections requested in one FETCH. */
 export const IMAP_MAX_FETCH_SECTIONS = 64;
+/** How long a graceful shutdown waits for busy IMAP sessions before closing them. */
+export const IMAP_SHUTDOWN_GRACE_MS = 10 * 1000;
 /** Output buffered for one connection before the writer waits for the socket to drain. */
 export const IMAP_OUTPUT_HIGH_WATER_BYTES = 256 * 1024;
 
@@ -123,4 +125,64 @@ export const TUNNEL_LIMITS = {
   /** Heartbeat interval, and how long past it silence means a dead link. */
   heartbeatMs: 15_000,
   heartbeatTimeoutMs: 10_000,
+} as const;
+
+// ---- MX / spool / queues ------------------------------------------------------------
+
+export const MX_LIMITS = {
+  /** Largest message the MX accepts (advertised as SIZE, RFC 1870); enforced while streaming. */
+  maxMessageBytes: 32 * 1024 * 1024,
+  /** Recipients per transaction (RFC 5321 §4.5.3.1.8: at least 100 must be accepted). */
+  maxRecipients: 100,
+  /** Concurrent connections, in all and from one client IP. */
+  maxConnections: 1_000,
+  maxConnectionsPerIp: 20,
+  /** Transactions (MAIL FROM) one client IP may start per window. */
+  maxMessagesPerIpPerWindow: 600,
+  rateWindowMs: 60_000,
+  /** Bound on the client IPs tracked by the rate limiter (oldest evicted). */
+  maxTrackedIps: 100_000,
+  /** Longest address in MAIL FROM / RCPT TO (RFC 5321 §4.5.3.1.3: path of 256 octets). */
+  maxAddressLength: 254,
+  /** Idle time on a connection before it is closed (RFC 5321 §4.5.3.2: at least 5 minutes). */
+  socketTimeoutMs: 5 * 60_000,
+  /** How long a resolved route (or "no such alias") is cached; a push invalidates sooner. */
+  routeCacheMs: 60_000,
+  negativeRouteCacheMs: 10_000,
+  maxCachedRoutes: 50_000,
+  /** DNS look-ups of SPF/DKIM/DMARC/ARC: per-try timeout and tries. */
+  dnsTimeoutMs: 2_000,
+  dnsTries: 2,
+} as const;
+
+export const SPOOL_LIMITS = {
+  /** Most writes folded into one fsync'd spool commit. */
+  groupCommitMaxOps: 256,
+  /** Sealed entries opened per drain batch (the rest follow in further batches). */
+  drainBatch: 64,
+} as const;
+
+export const OUTBOUND_LIMITS = {
+  /** Deliveries in flight at once. */
+  concurrency: 4,
+  /** Retry delay ceiling (the base is the outboundRetryBaseMs setting). */
+  retryMaxMs: 4 * 60 * 60_000,
+  /** Give up and bounce after this long (RFC 5321 §4.5.4.1: at least 4–5 days). */
+  giveUpAfterMs: 5 * 24 * 60 * 60_000,
+  /** Connect / greeting / per-command timeouts of the SMTP client. */
+  connectTimeoutMs: 30_000,
+  socketTimeoutMs: 5 * 60_000,
+  /** Most bytes of the original message returned inside a DSN (headers always). */
+  dsnMaxReturnedBytes: 64 * 1024,
+} as const;
+
+export const WEBHOOK_LIMITS = {
+  /** Deliveries in flight at once. */
+  concurrency: 4,
+  /** Retry delay ceiling (the base is the webhookRetryBaseMs setting). */
+  retryMaxMs: 60 * 60_000,
+  /** Give up after this long (at least 24 hours of retries). */
+  giveUpAfterMs: 3 * 24 * 60 * 60_000,
+  /** Whole request timeout. */
+  requestTimeoutMs: 30_000,
 } as const;

@@ -1,0 +1,127 @@
+/**
+ * APPEND (RFC 3501 §6.3.11) with MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315),
+ * APPENDLIMIT (RFC 7889) and literal8 (RFC 3516 BINARY).
+ *
+ * Invariants:
+ * - Each message literal is streamed from the socket into the store; it is
+ *   never held whole in memory. Its size is checked against APPENDLIMIT before
+ *   the "+" continuation (NO [TOOBIG]).
+ * - A missing destination is reported as NO [TRYCREATE] before any literal is
+ *   accepted (RFC 3501 §6.3.11).
+ * - MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): if a later message fails,
+ *   the ones already written in this command are expunged again before NO.
+ * - OK is sent only after the store resolved, i.e. the message is durable.
+ */
+import type { AppendData } from "../../store/types.ts";
+import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
+import type { Session } from "../session.ts";
+import { storeCall, storeErrorToCommandError } from "../store-error-codes.ts";
+import { toUidSet } from "../tracker.ts";
+import { ParseError, type CommandCursor, type StreamedLiteral } from "../wire/command-cursor.ts";
+import { formatUidSet, parseDateTime } from "../wire/format.ts";
+import { readMailboxName } from "./mailbox-argument.ts";
+
+interface AppendMessage {
+  flags: string[];
+  internalDate: Date | undefined;
+  body: StreamedLiteral;
+}
+
+interface AppendArgs {
+  mailbox: string;
+  /** Pulls the next message (flags, date, streamed literal) from the command; null at its end. */
+  next: () => Promise<AppendMessage | null>;
+}
+
+const DATE_LIMIT = { maxBytes: 64 };
+
+async function readMessage(cursor: CommandCursor, session: Session): Promise<AppendMessage> {
+  const flags: string[] = [];
+  let internalDate: Date | undefined;
+  if (cursor.peekChar("(")) {
+    await cursor.list(() => {
+      const flag = cursor.flag();
+      if (flag.toLowerCase() !== "\\recent") flags.push(flag);
+    });
+    cursor.sp();
+  }
+  if (cursor.peekChar('"')) {
+    const text = (await cursor.string(DATE_LIMIT)).toString("latin1");
+    const date = parseDateTime(text);
+    if (!date) throw new ParseError("Invalid date-time");
+    internalDate = date;
+    cursor.sp();
+  }
+  const marker = cursor.literalMarker();
+  if (!marker) throw new ParseError("Expected a message literal");
+  const body = await cursor.literalStream(marker, {
+    maxBytes: session.limits.maxMessageBytes,
+    tooBig: { status: "NO", code: "TOOBIG", message: "Message exceeds the APPENDLIMIT" },
+  });
+  return { flags, internalDate, body };
+}
+
+export const appendCommand = defineCommand<AppendArgs>({
+  name: "APPEND",
+  states: AUTHENTICATED,
+  usesSequenceNumbers: false,
+  breaksSequenceNumbers: false,
+  async parse(cursor, session) {
+    cursor.sp();
+    const mailbox = await readMailboxName(cursor, session);
+    cursor.sp();
+    let count = 0;
+    let finished = false;
+    const next = async (): Promise<AppendMessage | null> => {
+      if (finished) return null;
+      if (count > 0) {
+        // After a message literal: end of command, or SP and the next message (RFC 3502).
+        await cursor.continueLine();
+        if (cursor.atEnd()) {
+          finished = true;
+          return null;
+        }
+        cursor.sp();
+        if (count >= session.limits.maxAppendMessages) throw new CommandError("NO", "LIMIT", "Too many messages in one APPEND");
+      }
+      count++;
+      return readMessage(cursor, session);
+    };
+    return { mailbox, next };
+  },
+  async execute(session, _tag, args) {
+    const mailbox = session.requireMailbox();
+    try {
+      await mailbox.status(args.mailbox);
+    } catch (error) {
+      const mapped = storeErrorToCommandError(error);
+      if (mapped.code === "NONEXISTENT") throw new CommandError("NO", "TRYCREATE", "No such mailbox.");
+      throw mapped;
+    }
+    const written: AppendData[] = [];
+    try {
+      for (;;) {
+        const message = await args.next();
+        if (!message) break;
+        try {
+          const result = await storeCall(() =>
+            mailbox.append(args.mailbox, message.body, { flags: message.flags, internalDate: message.internalDate }),
+          );
+          written.push(result);
+        } finally {
+          await message.body.drain();
+        }
+      }
+    } catch (error) {
+      if (written.length > 0) {
+        const uids = toUidSet(written.map((result) => result.uid));
+        await mailbox.storeFlags(args.mailbox, uids, { op: "add", flags: ["\\Deleted"] }).catch(() => undefined);
+        await mailbox.expunge(args.mailbox, uids).catch(() => undefined);
+      }
+      throw error;
+    }
+    if (written.length === 0) throw new ParseError("Expected a message");
+    const uidValidity = written[0].uidValidity;
+    return { code: `APPENDUID ${uidValidity} ${formatUidSet(written.map((result) => result.uid))}`, text: "APPEND completed." };
+  },
+});

@@ -1,0 +1,41 @@
+/**
+ * What LOGIN and AUTHENTICATE share once they have an address and a password:
+ * ask the authenticator, enforce the per-user connection cap, open the mailbox.
+ *
+ * Invariants:
+ * - Every authenticator refusal is the same `NO [AUTHENTICATIONFAILED]`; the
+ *   server adds no delay or wording of its own (the authenticator throttles).
+ * - The password is passed on and dropped; it is never logged or kept.
+ */
+import type { Session } from "../session.ts";
+import { CommandError, type CommandResult } from "../command.ts";
+import { storeCall } from "../store-error-codes.ts";
+
+export async function completeLogin(session: Session, address: string, password: string): Promise<CommandResult> {
+  const auth = await session.context.authenticator.authenticate(address, password, {
+    ip: session.remoteAddress,
+    protocol: "imap",
+  });
+  if (!auth) throw new CommandError("NO", "AUTHENTICATIONFAILED", "Authentication failed.");
+  if (!auth.imap) throw new CommandError("NO", "NOPERM", "IMAP access is disabled for this address.");
+  if (!session.context.acquireUserSlot(auth.mailboxId)) {
+    throw new CommandError("NO", "LIMIT", "Too many connections for this mailbox.");
+  }
+  try {
+    const mailbox = await storeCall(() =>
+      session.context.store.open({
+        id: auth.mailboxId,
+        key: auth.mailboxKey,
+        create: true,
+        minGeneration: auth.generation,
+        quotaBytes: auth.quotaBytes ?? undefined,
+      }),
+    );
+    session.setAuthenticated(mailbox, auth.mailboxId);
+  } catch (error) {
+    session.context.releaseUserSlot(auth.mailboxId);
+    throw error;
+  }
+  session.logger.info({ mailbox: auth.mailboxId }, "imap login");
+  return { code: `CAPABILITY ${session.capabilities().join(" ")}`, text: "Logged in." };
+}

@@ -1,0 +1,399 @@
+/**
+ * One IMAP connection: reads commands, dispatches them through the command
+ * table, writes responses. RFC 3501 §3 states, §5.5 ordering, §7 responses.
+ *
+ * Invariants:
+ * - Commands run strictly one after another; pipelined commands wait in the
+ *   byte reader (bounded by back-pressure on the socket).
+ * - Every tagged completion is preceded by the untagged updates the client is
+ *   owed (EXISTS, flag FETCHes, and EXPUNGE/VANISHED unless the command uses
+ *   sequence numbers — RFC 3501 §7.4.1).
+ * - After STARTTLS nothing received before the handshake is ever parsed
+ *   (RFC 3501 §6.2.1; the STARTTLS command-injection class, CVE-2011-0411).
+ * - Too many malformed commands in a row end the connection with BYE.
+ * - No password, key or message content is logged; the log names the mailbox
+ *   by its random id only.
+ * - The mailbox handle opened at login is closed exactly once, when the
+ *   connection ends.
+ */
+
+import type { Socket } from "node:net";
+import { TLSSocket, type SecureContext } from "node:tls";
+import type { Logger } from "pino";
+import type { Authenticator } from "../auth/types.ts";
+import type { Mailbox, MailStore } from "../store/types.ts";
+import { CommandError, type CommandEntry } from "./command.ts";
+import { COMMAND_TABLE } from "./command-table.ts";
+import { capabilityList } from "./capabilities.ts";
+import type { ImapLimits } from "./session-limits.ts";
+import { SequenceTracker } from "./tracker.ts";
+import { ByteReader, ConnectionClosedError } from "./wire/byte-reader.ts";
+import { CommandCursor, LiteralRefusedError, ParseError, type CursorHost } from "./wire/command-cursor.ts";
+import { ResponseWriter, type OutputSink } from "./wire/response-writer.ts";
+
+export type SessionState = "not-authenticated" | "authenticated" | "selected" | "logout";
+
+/** What a session needs from the server that owns it. */
+export interface SessionContext {
+  store: MailStore;
+  authenticator: Authenticator;
+  logger: Logger;
+  limits: ImapLimits;
+  hostname: string;
+  secureContext: SecureContext | null;
+  loginDisabledOnPlaintext: boolean;
+  /** Counts a login against the per-user cap; false when the cap is reached. */
+  acquireUserSlot(mailboxId: string): boolean;
+  releaseUserSlot(mailboxId: string): void;
+}
+
+export interface SelectedFolder {
+  name: string;
+  readOnly: boolean;
+  tracker: SequenceTracker;
+}
+
+export class Session {
+  state: SessionState = "not-authenticated";
+  mailbox: Mailbox | null = null;
+  mailboxId: string | null = null;
+  selected: SelectedFolder | null = null;
+  /** Extensions turned on with ENABLE (RFC 5161) or implicitly (CONDSTORE by use). */
+  readonly enabled = new Set<string>();
+  /** RFC 5182 SEARCHRES: UIDs saved by the last SEARCH ... RETURN (SAVE). */
+  savedSearch: number[] | null = null;
+  secure: boolean;
+  readonly out: ResponseWriter;
+  readonly logger: Logger;
+
+  private socket: Socket;
+  private readonly reader: ByteReader;
+  private badCommands = 0;
+  private waitingForCommand = false;
+  /** True while IDLE waits for DONE: shutdown may interrupt it (RFC 2177). */
+  idling = false;
+  private shuttingDown = false;
+  private ended = false;
+  private readonly dataListener = (chunk: Buffer): void => this.reader.push(chunk);
+
+  constructor(
+    socket: Socket,
+    readonly context: SessionContext,
+    options: { secure: boolean; id: string },
+  ) {
+    this.socket = socket;
+    this.secure = options.secure;
+    this.logger = context.logger.child({ session: options.id });
+    this.reader = new ByteReader(context.limits.maxLineBytes * 2, (pause) => {
+      if (pause) this.socket.pause();
+      else this.socket.resume();
+    });
+    this.out = new ResponseWriter(this.sinkFor(socket), context.limits.outputHighWaterBytes);
+    this.attach(socket);
+  }
+
+  get limits(): ImapLimits {
+    return this.context.limits;
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? "unknown";
+  }
+
+  /** True once the client sent ENABLE UTF8=ACCEPT (RFC 6855). */
+  get utf8(): boolean {
+    return this.enabled.has("UTF8=ACCEPT");
+  }
+
+  get condstore(): boolean {
+    return this.enabled.has("CONDSTORE") || this.enabled.has("QRESYNC");
+  }
+
+  get qresync(): boolean {
+    return this.enabled.has("QRESYNC");
+  }
+
+  capabilities(): string[] {
+    return capabilityList({
+      state: this.state,
+      secure: this.secure,
+      tlsAvailable: this.context.secureContext !== null,
+      loginDisabled: this.loginDisabled(),
+      maxMessageBytes: this.limits.maxMessageBytes,
+    });
+  }
+
+  loginDisabled(): boolean {
+    return this.context.loginDisabledOnPlaintext && !this.secure;
+  }
+
+  requireMailbox(): Mailbox {
+    if (!this.mailbox) throw new CommandError("BAD", null, "Not authenticated");
+    return this.mailbox;
+  }
+
+  requireSelected(): SelectedFolder {
+    if (!this.selected) throw new CommandError("BAD", null, "No mailbox selected");
+    return this.selected;
+  }
+
+  /** Runs the connection to its end. Never rejects. */
+  async run(): Promise<void> {
+    try {
+      this.out.untagged(`OK [CAPABILITY ${this.capabilities().join(" ")}] Sealbox IMAP ready.`);
+      await this.out.flush();
+      this.armTimeout();
+      while (!this.shuttingDown && this.state !== "logout") {
+        this.waitingForCommand = true;
+        const line = await this.reader.readLine(this.limits.maxLineBytes);
+        this.waitingForCommand = false;
+        if (line === null) break;
+        if (line.tooLong) {
+          // The tag is lost with the line; RFC 3501 §7.1.3 allows an untagged BAD.
+          this.out.untagged("BAD Command line too long.");
+          const marker = /~?\{(\d+)\+\}$/.exec(line.line.toString("latin1"));
+          if (marker || !(await this.countBad())) {
+            await this.bye("Too much invalid input.");
+            break;
+          }
+          await this.out.flush();
+          continue;
+        }
+        if (line.line.length === 0) continue;
+        await this.handleCommand(line.line);
+        await this.out.flush();
+      }
+    } catch (error) {
+      if (!(error instanceof ConnectionClosedError)) this.logger.error({ err: errorSummary(error) }, "imap session failed");
+    } finally {
+      await this.finish();
+    }
+  }
+
+  /** Server shutdown: BYE now if between commands, else after the current one. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    if (this.waitingForCommand || this.idling) {
+      this.out.untagged("BYE Server shutting down.");
+      void this.out.flush().finally(() => this.socket.end());
+    }
+  }
+
+  /** Closes the connection at once (timeouts, limits). */
+  destroy(): void {
+    this.socket.destroy();
+    this.reader.end();
+  }
+
+  private async handleCommand(line: Buffer): Promise<void> {
+    const cursor = new CommandCursor(line, this.reader, this.cursorHost());
+    let tag = "*";
+    let entry: CommandEntry | undefined;
+    try {
+      tag = cursor.tag();
+      cursor.sp();
+      let name = cursor.keyword("a command name");
+      if (name === "UID") {
+        cursor.sp();
+        name = `UID ${cursor.keyword("a command name")}`;
+      }
+      entry = COMMAND_TABLE.get(name);
+      if (!entry) throw new CommandError("BAD", null, "Unknown command.");
+      if (!entry.states.includes(this.state)) {
+        throw new CommandError("BAD", null, `${name} is not allowed in this state.`);
+      }
+      const result = await entry.run(this, tag, cursor);
+      await this.syncSelected(!entry.usesSequenceNumbers);
+      this.out.tagged(tag, "OK", result?.code ?? null, result?.text ?? `${name} completed.`);
+      this.badCommands = 0;
+      if (result?.after) {
+        await this.out.flush();
+        await result.after();
+      }
+    } catch (error) {
+      await this.failCommand(tag, cursor, error);
+    }
+  }
+
+  private async failCommand(tag: string, cursor: CommandCursor, error: unknown): Promise<void> {
+    if (error instanceof ConnectionClosedError) throw error;
+    let status: "NO" | "BAD";
+    let code: string | null = null;
+    let text: string;
+    let skippable = true;
+    if (error instanceof LiteralRefusedError) {
+      status = error.status;
+      code = error.code;
+      text = error.message;
+      if (!error.literal.sync) {
+        // LITERAL+: the bytes are already on their way; read and drop them (RFC 7888 §4).
+        if (error.literal.size > this.limits.maxMessageBytes) skippable = false;
+        else {
+          await this.reader.discard(error.literal.size);
+          await cursor.continueLine().catch(() => undefined);
+        }
+      }
+    } else if (error instanceof ParseError) {
+      status = "BAD";
+      text = error.message;
+    } else if (error instanceof CommandError) {
+      status = error.status;
+      code = error.code;
+      text = error.message;
+    } else {
+      this.logger.error({ err: errorSummary(error) }, "imap command failed");
+      status = "NO";
+      code = "SERVERBUG";
+      text = "Internal error.";
+    }
+    if (skippable) skippable = await cursor.skipRest(this.limits.maxMessageBytes);
+    this.out.tagged(tag, status, code, text.endsWith(".") ? text : `${text}.`);
+    if (!skippable) {
+      await this.bye("Cannot recover from invalid input.");
+      this.state = "logout";
+      return;
+    }
+    if (status === "BAD" && !(await this.countBad())) {
+      await this.bye("Too many invalid commands.");
+      this.state = "logout";
+    }
+  }
+
+  /** Counts a bad command; false once the limit is reached. */
+  private async countBad(): Promise<boolean> {
+    this.badCommands++;
+    return this.badCommands < this.limits.maxBadCommands;
+  }
+
+  async bye(text: string): Promise<void> {
+    this.out.untagged(`BYE ${text}`);
+    await this.out.flush();
+    this.state = "logout";
+  }
+
+  /** Untagged updates for the selected folder (RFC 3501 §7, §5.5). */
+  async syncSelected(allowExpunge: boolean): Promise<void> {
+    if (!this.selected || !this.mailbox) return;
+    await this.selected.tracker.sync(this.mailbox, this.selected.name, this.out, {
+      allowExpunge,
+      condstore: this.condstore,
+      qresync: this.qresync,
+    });
+  }
+
+  /** Called by LOGIN/AUTHENTICATE once the authenticator accepted the client. */
+  setAuthenticated(mailbox: Mailbox, mailboxId: string): void {
+    this.mailbox = mailbox;
+    this.mailboxId = mailboxId;
+    this.state = "authenticated";
+    this.armTimeout();
+  }
+
+  /** Reads one raw line (AUTHENTICATE continuation, IDLE's DONE). */
+  async readLine(): Promise<Buffer | null> {
+    const line = await this.reader.readLine(this.limits.maxLineBytes);
+    if (line === null) return null;
+    if (line.tooLong) throw new CommandError("BAD", null, "Line too long");
+    return line.line;
+  }
+
+  /** RFC 3501 §6.2.1 STARTTLS: called after the tagged OK was flushed. */
+  async startTls(): Promise<void> {
+    const context = this.context.secureContext;
+    if (!context) throw new CommandError("BAD", null, "TLS is not available");
+    const plain = this.socket;
+    plain.off("data", this.dataListener);
+    plain.setTimeout(0);
+    // Anything the client pipelined after STARTTLS was sent in plaintext: drop it.
+    const dropped = this.reader.discardBuffered();
+    if (dropped > 0) this.logger.warn({ bytes: dropped }, "discarded plaintext pipelined after STARTTLS");
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.out.setSink(this.sinkFor(secure));
+    this.secure = true;
+    this.attach(secure);
+    plain.resume();
+  }
+
+  /** Subscribes to changes of the mailbox while IDLE runs (RFC 2177). */
+  setIdleTimeout(idle: boolean): void {
+    this.socket.setTimeout(idle ? this.limits.idleMaxMs : this.currentTimeout());
+  }
+
+  private attach(socket: Socket): void {
+    socket.on("data", this.dataListener);
+    socket.on("end", () => this.reader.end());
+    socket.on("close", () => this.reader.end());
+    socket.on("error", (error) => {
+      this.logger.debug({ err: errorSummary(error) }, "imap socket error");
+      this.reader.end();
+    });
+    socket.on("timeout", () => {
+      this.out.untagged("BYE Autologout; idle for too long.");
+      void this.out.flush().finally(() => this.destroy());
+    });
+  }
+
+  private currentTimeout(): number {
+    return this.state === "not-authenticated" ? this.limits.preauthTimeoutMs : this.limits.authTimeoutMs;
+  }
+
+  private armTimeout(): void {
+    this.socket.setTimeout(this.currentTimeout());
+  }
+
+  private sinkFor(socket: Socket): OutputSink {
+    return {
+      write: (chunk) => (socket.destroyed || socket.writableEnded ? true : socket.write(chunk)),
+      drain: () =>
+        new Promise<void>((resolve) => {
+          if (socket.destroyed || !socket.writableNeedDrain) return resolve();
+          const done = (): void => {
+            socket.off("drain", done);
+            socket.off("close", done);
+            resolve();
+          };
+          socket.on("drain", done);
+          socket.on("close", done);
+        }),
+    };
+  }
+
+  private cursorHost(): CursorHost {
+    return {
+      maxLineBytes: this.limits.maxLineBytes,
+      maxCommandBytes: this.limits.maxCommandBytes,
+      acceptsNonSync: () => true,
+      sendContinuation: async () => {
+        this.out.continuation("Ready for literal data");
+        await this.out.flush();
+      },
+    };
+  }
+
+  private async finish(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    try {
+      await this.out.flush();
+    } catch {
+      // the peer is gone
+    }
+    this.out.close();
+    this.socket.end();
+    this.socket.destroySoon?.();
+    const mailbox = this.mailbox;
+    this.mailbox = null;
+    this.selected = null;
+    if (mailbox) {
+      if (this.mailboxId) this.context.releaseUserSlot(this.mailboxId);
+      await mailbox.close().catch((error: unknown) => this.logger.warn({ err: errorSummary(error) }, "mailbox close failed"));
+    }
+  }
+}
+
+/** Error details safe to log: type and message of our own errors, never payloads. */
+export function errorSummary(error: unknown): { name: string; message: string; stack?: string } {
+  if (error instanceof Error) return { name: error.name, message: error.message, stack: error.stack };
+  return { name: typeof error, message: "non-error thrown" };
+}

@@ -1,0 +1,178 @@
+/**
+ * Per-connection view of the selected folder: the sequence-number map and the
+ * changes not yet reported to this client (go-imap's tracker.go idea).
+ *
+ * Invariants:
+ * - `uids` is ascending; sequence number n is `uids[n - 1]`. It changes only
+ *   when this client is told: EXISTS appends, EXPUNGE/VANISHED removes.
+ * - An expunge made by another session is held back (`pendingExpunges`) until
+ *   an EXPUNGE response is allowed (RFC 3501 §7.4.1: never while responding to
+ *   FETCH, STORE or SEARCH). Until then the message keeps its number, and
+ *   EXISTS counts it.
+ * - Sequence sets resolve only to UIDs the client has been told about; a
+ *   message appended elsewhere is invisible until its EXISTS went out.
+ * - Flag changes this session already reported itself (STORE, implicit \Seen)
+ *   are not reported again by `sync`.
+ */
+
+import type { ChangesData, Mailbox, UidSet } from "../store/types.ts";
+import type { SequenceSet } from "./wire/command-cursor.ts";
+import type { ResponseWriter } from "./wire/response-writer.ts";
+import { CommandError } from "./command.ts";
+import { formatFlags, formatUidSet } from "./wire/format.ts";
+
+export interface SyncOptions {
+  allowExpunge: boolean;
+  condstore: boolean;
+  qresync: boolean;
+}
+
+export class SequenceTracker {
+  uids: number[];
+  modseq: number;
+  private pendingExpunges = new Set<number>();
+  private reported = new Map<number, number>();
+
+  constructor(uids: number[], modseq: number) {
+    this.uids = uids;
+    this.modseq = modseq;
+  }
+
+  get exists(): number {
+    return this.uids.length;
+  }
+
+  /** Sequence number of `uid`, or 0 when the client does not know it. */
+  seqOf(uid: number): number {
+    let low = 0;
+    let high = this.uids.length - 1;
+    while (low <= high) {
+      const mid = (low + high) >> 1;
+      const value = this.uids[mid];
+      if (value === uid) return mid + 1;
+      if (value < uid) low = mid + 1;
+      else high = mid - 1;
+    }
+    return 0;
+  }
+
+  isPendingExpunge(uid: number): boolean {
+    return this.pendingExpunges.has(uid);
+  }
+
+  /** Marks a flag change as already sent to this client. */
+  markReported(uid: number, modseq: number): void {
+    this.reported.set(uid, modseq);
+  }
+
+  /**
+   * Resolves a sequence set (or a UID set) to the known UIDs it names, ascending.
+   * RFC 3501 §6.4.8: "*" in a UID set is the largest UID in use, so "n:*" always
+   * includes the last message even when n is larger.
+   */
+  resolve(set: SequenceSet, byUid: boolean, saved: number[] | null, lenient = false): number[] {
+    if (set.saved) {
+      if (saved === null) return [];
+      const known = new Set(this.uids);
+      return saved.filter((uid) => known.has(uid));
+    }
+    const result = new Set<number>();
+    const last = this.uids.length;
+    if (byUid) {
+      const maxUid = last > 0 ? this.uids[last - 1] : 0;
+      for (const range of set.ranges) {
+        let start = range.start === "*" ? maxUid : range.start;
+        let end = range.end === "*" ? maxUid : range.end;
+        if (start > end) [start, end] = [end, start];
+        for (let i = this.lowerBound(start); i < last && this.uids[i] <= end; i++) result.add(this.uids[i]);
+      }
+    } else {
+      for (const range of set.ranges) {
+        if (last === 0) {
+          if (lenient) continue;
+          throw new CommandError("BAD", null, "No messages in the mailbox");
+        }
+        let start = range.start === "*" ? last : range.start;
+        let end = range.end === "*" ? last : range.end;
+        if (start > end) [start, end] = [end, start];
+        // A sequence number beyond EXISTS is a client error, except in SEARCH criteria.
+        if (end > last) {
+          if (!lenient) throw new CommandError("BAD", null, "Invalid message sequence number");
+          end = last;
+        }
+        for (let seq = start; seq <= end; seq++) result.add(this.uids[seq - 1]);
+      }
+    }
+    return [...result].sort((a, b) => a - b);
+  }
+
+  private lowerBound(uid: number): number {
+    let low = 0;
+    let high = this.uids.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (this.uids[mid] < uid) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Removes UIDs this session expunged itself and writes EXPUNGE or VANISHED for them. */
+  reportExpunged(expunged: readonly number[], out: ResponseWriter, qresync: boolean): void {
+    const known = expunged.filter((uid) => this.seqOf(uid) > 0).sort((a, b) => a - b);
+    if (known.length === 0) return;
+    if (qresync) {
+      // RFC 7162 §3.2.10: VANISHED replaces EXPUNGE once QRESYNC is enabled.
+      out.untagged("VANISHED ", formatUidSet(known));
+    }
+    // Descending order keeps the numbers of not-yet-reported messages stable.
+    for (let i = known.length - 1; i >= 0; i--) {
+      const seq = this.seqOf(known[i]);
+      if (!qresync) out.untagged(`${seq} EXPUNGE`);
+      this.uids.splice(seq - 1, 1);
+      this.pendingExpunges.delete(known[i]);
+    }
+  }
+
+  /** Brings the client up to date with changes made by other sessions. */
+  async sync(mailbox: Mailbox, folder: string, out: ResponseWriter, options: SyncOptions): Promise<void> {
+    const changes: ChangesData = await mailbox.changesSince(folder, this.modseq);
+    const expunged = new Set(changes.expunged);
+    for (const uid of changes.expunged) if (this.seqOf(uid) > 0) this.pendingExpunges.add(uid);
+    if (options.allowExpunge && this.pendingExpunges.size > 0) {
+      this.reportExpunged([...this.pendingExpunges], out, options.qresync);
+    }
+    const maxUid = this.uids.length > 0 ? this.uids[this.uids.length - 1] : 0;
+    const added: number[] = [];
+    const flagUpdates: ChangesData["changed"] = [];
+    for (const change of changes.changed) {
+      if (expunged.has(change.uid)) continue;
+      if (change.uid > maxUid) added.push(change.uid);
+      else if (this.seqOf(change.uid) > 0 && !this.pendingExpunges.has(change.uid)) flagUpdates.push(change);
+    }
+    if (added.length > 0) {
+      added.sort((a, b) => a - b);
+      for (const uid of added) if (this.uids[this.uids.length - 1] !== uid) this.uids.push(uid);
+      out.untagged(`${this.uids.length} EXISTS`);
+    }
+    for (const change of flagUpdates) {
+      const reportedModseq = this.reported.get(change.uid);
+      if (reportedModseq !== undefined && reportedModseq >= change.modseq) continue;
+      const modseq = options.condstore ? ` MODSEQ (${change.modseq})` : "";
+      out.untagged(`${this.seqOf(change.uid)} FETCH (UID ${change.uid} FLAGS ${formatFlags(change.flags)}${modseq})`);
+    }
+    this.reported.clear();
+    if (changes.highestModseq > this.modseq) this.modseq = changes.highestModseq;
+  }
+}
+
+/** UID list → store UidSet (compact ranges). */
+export function toUidSet(uids: readonly number[]): UidSet {
+  const ranges: { start: number; end: number }[] = [];
+  for (const uid of uids) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.end + 1 === uid) last.end = uid;
+    else ranges.push({ start: uid, end: uid });
+  }
+  return ranges;
+}

@@ -1,0 +1,68 @@
+/**
+ * Small pieces of response syntax shared by several commands: flag lists,
+ * sequence/UID sets, INTERNALDATE (RFC 3501 §9 date-time).
+ */
+
+export function formatFlags(flags: readonly string[]): string {
+  return `(${flags.join(" ")})`;
+}
+
+/** Ascending numbers → "1:3,7,9:10". */
+export function formatUidSet(values: readonly number[]): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let i = 0;
+  while (i < sorted.length) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    parts.push(i === j ? String(sorted[i]) : `${sorted[i]}:${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/** Numbers in the given order (COPYUID keeps source order), ranges only where consecutive. */
+export function formatOrderedSet(values: readonly number[]): string {
+  const parts: string[] = [];
+  let i = 0;
+  while (i < values.length) {
+    let j = i;
+    while (j + 1 < values.length && values[j + 1] === values[j] + 1) j++;
+    parts.push(i === j ? String(values[i]) : `${values[i]}:${values[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** RFC 3501 date-time, always in UTC: "28-Nov-2026 19:08:16 +0000". */
+export function formatInternalDate(date: Date): string {
+  const day = String(date.getUTCDate()).padStart(2, "0");
+  const time = [date.getUTCHours(), date.getUTCMinutes(), date.getUTCSeconds()].map((n) => String(n).padStart(2, "0")).join(":");
+  return `"${day}-${MONTHS[date.getUTCMonth()]}-${date.getUTCFullYear()} ${time} +0000"`;
+}
+
+/** RFC 3501 date-time (APPEND) → Date, or null when malformed. */
+export function parseDateTime(text: string): Date | null {
+  const match = /^([ \d]\d)-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text);
+  if (!match) return null;
+  const month = MONTHS.findIndex((m) => m.toLowerCase() === match[2].toLowerCase());
+  if (month < 0) return null;
+  const [day, year, hour, minute, second] = [match[1], match[3], match[4], match[5], match[6]].map((v) => Number(v.trim()));
+  if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  const offset = (match[7] === "-" ? -1 : 1) * (Number(match[8]) * 60 + Number(match[9]));
+  const ms = Date.UTC(year, month, day, hour, minute, second) - offset * 60_000;
+  const date = new Date(ms);
+  return Number.isNaN(date.getTime()) ? null : date;
+}
+
+/** RFC 3501 date ("1-Feb-1994") → "1994-02-01", or null. */
+export function parseSearchDate(text: string): string | null {
+  const match = /^(\d{1,2})-([A-Za-z]{3})-(\d{4})$/.exec(text);
+  if (!match) return null;
+  const month = MONTHS.findIndex((m) => m.toLowerCase() === match[2].toLowerCase());
+  const day = Number(match[1]);
+  if (month < 0 || day < 1 || day > 31) return null;
+  return `${match[3]}-${String(month + 1).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+}
