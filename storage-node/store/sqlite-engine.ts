@@ -1,0 +1,800 @@
+/**
+ * The synchronous engine behind one encrypted mailbox file. It runs only inside
+ * the worker thread that owns the mailbox (see sqlite-worker.ts); the main
+ * event loop never sees a Database handle.
+ *
+ * Invariants:
+ * - The key is checked to be exactly 32 bytes before SQLite sees it and is passed
+ *   as a raw hex key (`x'…'`): never a passphrase, never PBKDF2.
+ * - A file that does not exist is never created unless asked, and a wrong key
+ *   is detected by a read before any write, so it never changes the file.
+ * - After opening, page 1 must reserve 32 bytes per page (header byte 20):
+ *   otherwise chacha20 would run without its per-page MAC, so the file is refused.
+ * - UID allocation, row inserts and the modseq bump happen in one transaction.
+ *   Write methods assume the caller (the worker's group commit) holds a
+ *   transaction; they never commit themselves.
+ * - `BODY[]` is rebuilt from segments byte for byte: inline chunks and blobs
+ *   (leaf parts ≥ STORE_BLOB_MIN_BYTES, stored once per SHA-256 and reference
+ *   counted across messages and folders, freed when the last copy goes).
+ * - Text (indexer output, inline chunks, blob chunks) is compressed before it
+ *   reaches SQLite; each row records its codec.
+ */
+
+import { createHash, timingSafeEqual } from "node:crypto";
+import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import Database from "better-sqlite3-multiple-ciphers";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_DEDUPE_KEY_CHARS, STORE_MAX_FOLDERS } from "../limits.ts";
+import { parseMessage } from "../mime/parse.ts";
+import type { BodyStructureData, EnvelopeData, HeaderFieldData, MimePartData } from "../mime/types.ts";
+import { applyFlagOp, hasFlag, normalizeFlags, sameFlags } from "./flag-names.ts";
+import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
+import { headerSearchText, headerValues } from "./header-decode.ts";
+import { DEFAULT_FOLDERS, checkMailboxKey } from "./mailbox-id.ts";
+import { factsFromParsed, type MessageFacts } from "./message-facts.ts";
+import { collectTextKeys, createMatcher, type SearchTextSource } from "./search-match.ts";
+import { planSection, type SectionPlan } from "./section-plan.ts";
+import { sortMessages, threadOrderedSubject, threadReferences, type SortableMessage } from "./sort-thread.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import {
+  StoreError,
+  type AppendData,
+  type BodySectionRequest,
+  type ChangesData,
+  type CopyData,
+  type FolderData,
+  type FolderStatusData,
+  type MailboxChangeEvent,
+  type QuotaData,
+  type SearchKey,
+  type SortKey,
+  type SpecialUse,
+  type StoreFlagsData,
+  type StoreFlagsOptions,
+  type ThreadNodeData,
+  type UidSet,
+} from "./types.ts";
+
+type DB = Database.Database;
+
+const CODEC_NONE = 0;
+const CODEC_DEFLATE = 1;
+const RESERVED_BYTES_REQUIRED = 32;
+
+function compress(data: Uint8Array): { codec: number; data: Uint8Array } {
+  if (data.byteLength < 64) return { codec: CODEC_NONE, data };
+  const z = deflateRawSync(data, { level: 6 });
+  return z.byteLength < data.byteLength ? { codec: CODEC_DEFLATE, data: z } : { codec: CODEC_NONE, data };
+}
+
+function decompress(codec: number, data: Uint8Array): Uint8Array {
+  if (codec === CODEC_NONE) return data;
+  if (codec === CODEC_DEFLATE) return inflateRawSync(data);
+  throw new StoreError("corrupt", "unknown codec");
+}
+
+const utf8 = new TextEncoder();
+const utf8d = new TextDecoder();
+
+interface StoredParsed {
+  envelope: EnvelopeData;
+  bodyStructure: BodyStructureData;
+  tree: MimePartData;
+  headers: HeaderFieldData[];
+}
+
+/** Work done before the write transaction: parse, split, hash, compress. */
+export interface PreparedAppend {
+  size: number;
+  facts: MessageFacts;
+  parsed: { codec: number; data: Uint8Array };
+  headerText: { codec: number; data: Uint8Array };
+  bodyText: { codec: number; data: Uint8Array };
+  ftsHeader: string;
+  ftsBody: string;
+  segments: ({ kind: "inline"; start: number; length: number; codec: number; data: Uint8Array } | { kind: "blob"; start: number; length: number; hash: Buffer; chunks: { codec: number; data: Uint8Array }[] })[];
+}
+
+function leaves(n: MimePartData, out: MimePartData[] = []): MimePartData[] {
+  if (n.children.length === 0) out.push(n);
+  else for (const c of n.children) leaves(c, out);
+  return out;
+}
+
+function chunkCompressed(bytes: Uint8Array): { codec: number; data: Uint8Array }[] {
+  const out: { codec: number; data: Uint8Array }[] = [];
+  for (let i = 0; i < bytes.byteLength; i += STORE_CHUNK_BYTES) out.push(compress(bytes.subarray(i, Math.min(bytes.byteLength, i + STORE_CHUNK_BYTES))));
+  return out;
+}
+
+export function prepareAppend(raw: Uint8Array): PreparedAppend {
+  const parsed = parseMessage(raw);
+  const facts = factsFromParsed(parsed);
+  const stored: StoredParsed = { envelope: parsed.envelope, bodyStructure: parsed.bodyStructure, tree: parsed.tree, headers: parsed.headers };
+  const headerText = headerSearchText(parsed.headers) + "\n" + parsed.headerText;
+  const segments: PreparedAppend["segments"] = [];
+  const pushInline = (from: number, to: number) => {
+    for (let i = from; i < to; i += STORE_CHUNK_BYTES) {
+      const end = Math.min(to, i + STORE_CHUNK_BYTES);
+      const c = compress(raw.subarray(i, end));
+      segments.push({ kind: "inline", start: i, length: end - i, codec: c.codec, data: c.data });
+    }
+  };
+  let pos = 0;
+  const big = leaves(parsed.tree)
+    .filter((l) => l.bodyEnd - l.bodyStart >= STORE_BLOB_MIN_BYTES)
+    .sort((a, b) => a.bodyStart - b.bodyStart);
+  for (const l of big) {
+    if (l.bodyStart < pos) continue;
+    pushInline(pos, l.bodyStart);
+    const bytes = raw.subarray(l.bodyStart, l.bodyEnd);
+    const hash = createHash("sha256").update(bytes).digest();
+    segments.push({ kind: "blob", start: l.bodyStart, length: bytes.byteLength, hash, chunks: chunkCompressed(bytes) });
+    pos = l.bodyEnd;
+  }
+  pushInline(pos, raw.byteLength);
+  return {
+    size: raw.byteLength,
+    facts,
+    parsed: compress(utf8.encode(JSON.stringify(stored))),
+    headerText: compress(utf8.encode(headerText)),
+    bodyText: compress(utf8.encode(parsed.bodyText)),
+    ftsHeader: headerText,
+    ftsBody: parsed.bodyText,
+    segments,
+  };
+}
+
+interface FolderRow {
+  id: number;
+  name: string;
+  special_use: SpecialUse | null;
+  subscribed: number;
+  uidvalidity: number;
+  uidnext: number;
+  highest_modseq: number;
+}
+
+interface MessageRow {
+  uid: number;
+  modseq: number;
+  flags: string;
+  internal_date: string;
+  size: number;
+  content_id: number;
+}
+
+function flagsOut(s: string): string[] {
+  return s.split(" ").filter((x) => x.length > 0);
+}
+
+function flagsIn(flags: readonly string[]): string {
+  return flags.length === 0 ? " " : ` ${flags.join(" ")} `;
+}
+
+function uidWhere(set: UidSet): { sql: string; args: number[] } {
+  if (set.length === 0) return { sql: "0", args: [] };
+  const parts: string[] = [];
+  const args: number[] = [];
+  for (const r of set) {
+    const lo = Math.min(r.start, r.end);
+    const hi = Math.max(r.start, r.end);
+    parts.push("(uid >= ? AND uid <= ?)");
+    args.push(lo, hi === Infinity ? Number.MAX_SAFE_INTEGER : hi);
+  }
+  return { sql: parts.join(" OR "), args };
+}
+
+function mapSqliteError(e: unknown): never {
+  if (e instanceof StoreError) throw e;
+  const code = (e as { code?: string }).code ?? "";
+  if (code === "SQLITE_NOTADB") throw new StoreError("bad-key", "the key does not open this mailbox");
+  if (code.startsWith("SQLITE_CORRUPT")) throw new StoreError("corrupt", "mailbox file failed an integrity check");
+  if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_IOERR") || code === "SQLITE_FULL" || code.startsWith("SQLITE_CANTOPEN"))
+    throw new StoreError("temporary", `storage error (${code})`);
+  throw e;
+}
+
+export interface EngineOpenOptions {
+  path: string;
+  key: Uint8Array;
+  create: boolean;
+  minGeneration?: number;
+  /** Benchmarks only: open without encryption. Never reachable from settings. */
+  plaintextForBenchmark?: boolean;
+}
+
+/** Reads byte 20 of the file header (bytes 16–23 stay readable under sqlite3mc). */
+function reservedBytes(path: string): number {
+  const fd = openSync(path, "r");
+  try {
+    const b = Buffer.alloc(24);
+    const n = readSync(fd, b, 0, 24, 0);
+    return n >= 21 ? b[20] : -1;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export class SqliteMailboxEngine {
+  readonly db: DB;
+  generation = 0;
+  quotaBytes: number | undefined;
+  private readonly keyBytes: Buffer;
+  /** Events of the current transaction; published by the worker after commit. */
+  pendingEvents: MailboxChangeEvent[] = [];
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  private constructor(db: DB, key: Uint8Array) {
+    this.db = db;
+    this.keyBytes = Buffer.from(key);
+  }
+
+  static open(o: EngineOpenOptions): SqliteMailboxEngine {
+    checkMailboxKey(o.key);
+    const existed = existsSync(o.path);
+    if (!existed && !o.create) throw new StoreError("not-found", "no such mailbox");
+    let db: DB | null = null;
+    try {
+      db = new Database(o.path, { fileMustExist: existed });
+      if (!o.plaintextForBenchmark) {
+        db.pragma("cipher='chacha20'");
+        db.pragma(`key="x'${Buffer.from(o.key).toString("hex")}'"`);
+      }
+      // A wrong key fails here, on a read, before anything is written.
+      db.prepare("SELECT count(*) FROM sqlite_master").get();
+      if (!existed) {
+        db.pragma("encoding='UTF-8'");
+        db.exec("BEGIN; CREATE TABLE _init(x); DROP TABLE _init; COMMIT;"); // writes page 1 in rollback mode
+      }
+      db.pragma("journal_mode=WAL");
+      db.pragma("busy_timeout=5000");
+      db.pragma("synchronous=NORMAL");
+      db.pragma("foreign_keys=ON");
+      if (!o.plaintextForBenchmark && reservedBytes(o.path) !== RESERVED_BYTES_REQUIRED)
+        throw new StoreError("corrupt", "mailbox file does not reserve 32 bytes per page for its MAC");
+      const engine = new SqliteMailboxEngine(db, o.key);
+      engine.migrate();
+      engine.bumpGeneration(o.minGeneration);
+      return engine;
+    } catch (e) {
+      db?.close();
+      return mapSqliteError(e);
+    }
+  }
+
+  sameKey(key: Uint8Array): boolean {
+    return key.byteLength === this.keyBytes.byteLength && timingSafeEqual(Buffer.from(key), this.keyBytes);
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma("user_version", { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw new StoreError("cannot", "mailbox file was written by a newer version");
+    for (let v = version + 1; v <= SCHEMA_VERSION; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]);
+        if (v === 1) for (const d of DEFAULT_FOLDERS) this.insertFolder(d.name, d.specialUse);
+        this.db.pragma(`user_version=${v}`);
+      })();
+    }
+  }
+
+  /** Freshness (DESIGN §4): refuse a file older than the edge's record, then move the counter. */
+  bumpGeneration(minGeneration?: number): number {
+    const gen = this.meta("generation");
+    if (minGeneration !== undefined && minGeneration > gen) throw new StoreError("stale", "mailbox is older than required");
+    this.db.pragma("synchronous=FULL");
+    try {
+      this.db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'generation'").run();
+    } finally {
+      this.db.pragma("synchronous=NORMAL");
+    }
+    this.generation = gen + 1;
+    return this.generation;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private st(sql: string): Database.Statement {
+    let s = this.stmts.get(sql);
+    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+
+  private meta(key: string): number {
+    return (this.st("SELECT value FROM meta WHERE key = ?").get(key) as { value: number }).value;
+  }
+
+  private nextModseq(): number {
+    this.st("UPDATE meta SET value = value + 1 WHERE key = 'modseq'").run();
+    return this.meta("modseq");
+  }
+
+  private newUidValidity(): number {
+    const v = Math.max(Math.floor(Date.now() / 1000), this.meta("uidvalidity") + 1);
+    this.st("UPDATE meta SET value = ? WHERE key = 'uidvalidity'").run(v);
+    return v;
+  }
+
+  private emit(folder: string, kind: MailboxChangeEvent["kind"]): void {
+    this.pendingEvents.push({ folder, kind, modseq: this.meta("modseq") });
+  }
+
+  private insertFolder(name: string, specialUse: SpecialUse | null): void {
+    const count = (this.st("SELECT count(*) AS n FROM folders").get() as { n: number }).n;
+    if (count >= STORE_MAX_FOLDERS) throw new StoreError("invalid", "too many folders");
+    this.st("INSERT INTO folders(name, special_use, subscribed, uidvalidity, uidnext, highest_modseq) VALUES (?, ?, 1, ?, 1, ?)").run(
+      name,
+      specialUse,
+      this.newUidValidity(),
+      this.meta("modseq"),
+    );
+  }
+
+  private folderRow(name: string): FolderRow {
+    const row = this.st("SELECT * FROM folders WHERE name = ?").get(normalizeFolderName(name)) as FolderRow | undefined;
+    if (!row) throw new StoreError("not-found", "no such folder");
+    return row;
+  }
+
+  private statusCounts(folderId: number) {
+    const r = this.st(
+      `SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
+              coalesce(sum(instr(flags, ' \\Seen ') = 0), 0) AS unseen,
+              coalesce(sum(instr(flags, ' \\Deleted ') > 0), 0) AS deleted,
+              min(CASE WHEN instr(flags, ' \\Seen ') = 0 THEN uid END) AS first_unseen
+       FROM messages WHERE folder_id = ?`,
+    ).get(folderId) as { messages: number; size: number; unseen: number; deleted: number; first_unseen: number | null };
+    return r;
+  }
+
+  // ---- folders --------------------------------------------------------------
+
+  listFolders(): FolderData[] {
+    const rows = this.st("SELECT * FROM folders").all() as FolderRow[];
+    const names = rows.map((r) => r.name);
+    return rows
+      .sort((a, b) => folderOrder(a.name, b.name))
+      .map((r) => {
+        const c = this.statusCounts(r.id);
+        return {
+          name: r.name,
+          specialUse: r.special_use,
+          subscribed: r.subscribed === 1,
+          uidValidity: r.uidvalidity,
+          uidNext: r.uidnext,
+          highestModseq: r.highest_modseq,
+          messages: c.messages,
+          unseen: c.unseen,
+          size: c.size,
+          hasChildren: names.some((n) => isFolderDescendant(n, r.name)),
+        };
+      });
+  }
+
+  createFolder(name: string, specialUse: SpecialUse | null): void {
+    const n = normalizeFolderName(name);
+    const has = (x: string) => this.st("SELECT 1 FROM folders WHERE name = ?").get(x) !== undefined;
+    if (has(n)) throw new StoreError("exists", "folder exists");
+    for (const a of folderAncestors(n)) if (!has(a)) this.insertFolder(a, null);
+    this.insertFolder(n, specialUse);
+    this.nextModseq();
+    this.emit(n, "folders");
+  }
+
+  renameFolder(from: string, to: string): void {
+    const src = this.folderRow(from);
+    const dst = normalizeFolderName(to);
+    const has = (x: string) => this.st("SELECT 1 FROM folders WHERE name = ?").get(x) !== undefined;
+    if (src.name === dst) throw new StoreError("cannot", "cannot rename a folder to itself");
+    if (has(dst)) throw new StoreError("exists", "target folder exists");
+    if (isFolderDescendant(dst, src.name)) throw new StoreError("cannot", "cannot move a folder below itself");
+    for (const a of folderAncestors(dst)) if (!has(a)) this.insertFolder(a, null);
+    if (src.name === "INBOX") {
+      // RFC 3501 §6.3.5: INBOX's messages move to the new name; INBOX stays, empty.
+      this.st("UPDATE folders SET name = ?, special_use = NULL WHERE id = ?").run(dst, src.id);
+      this.insertFolder("INBOX", "\\Inbox");
+      this.st("UPDATE folders SET subscribed = ? WHERE name = 'INBOX'").run(src.subscribed);
+    } else {
+      const rows = this.st("SELECT id, name FROM folders").all() as { id: number; name: string }[];
+      for (const r of rows) {
+        if (r.id === src.id || isFolderDescendant(r.name, src.name)) {
+          // No name under `dst` exists (checked above), so these updates cannot collide.
+          this.st("UPDATE folders SET name = ? WHERE id = ?").run(dst + r.name.slice(src.name.length), r.id);
+        }
+      }
+    }
+    this.nextModseq();
+    this.emit(dst, "folders");
+  }
+
+  deleteFolder(name: string): void {
+    const f = this.folderRow(name);
+    if (f.name === "INBOX") throw new StoreError("cannot", "INBOX cannot be deleted");
+    const names = (this.st("SELECT name FROM folders").all() as { name: string }[]).map((r) => r.name);
+    if (names.some((n) => isFolderDescendant(n, f.name))) throw new StoreError("cannot", "folder has child folders");
+    const contents = this.st("SELECT content_id FROM messages WHERE folder_id = ?").all(f.id) as { content_id: number }[];
+    this.st("DELETE FROM messages WHERE folder_id = ?").run(f.id);
+    this.st("DELETE FROM expunged WHERE folder_id = ?").run(f.id);
+    this.st("DELETE FROM folders WHERE id = ?").run(f.id);
+    for (const c of contents) this.releaseContent(c.content_id);
+    this.nextModseq();
+    this.emit(f.name, "folders");
+  }
+
+  subscribe(name: string, subscribed: boolean): void {
+    const f = this.folderRow(name);
+    this.st("UPDATE folders SET subscribed = ? WHERE id = ?").run(subscribed ? 1 : 0, f.id);
+    this.nextModseq();
+    this.emit(f.name, "folders");
+  }
+
+  status(name: string): FolderStatusData {
+    const f = this.folderRow(name);
+    const c = this.statusCounts(f.id);
+    return {
+      name: f.name,
+      specialUse: f.special_use,
+      subscribed: f.subscribed === 1,
+      uidValidity: f.uidvalidity,
+      uidNext: f.uidnext,
+      highestModseq: f.highest_modseq,
+      messages: c.messages,
+      unseen: c.unseen,
+      deleted: c.deleted,
+      size: c.size,
+      firstUnseenUid: c.first_unseen,
+    };
+  }
+
+  // ---- messages -------------------------------------------------------------
+
+  private usedBytes(): number {
+    return (this.st("SELECT coalesce(sum(size), 0) AS n FROM messages").get() as { n: number }).n;
+  }
+
+  private checkQuota(extra: number): void {
+    if (this.quotaBytes !== undefined && extra > 0 && this.usedBytes() + extra > this.quotaBytes) throw new StoreError("over-quota", "mailbox quota exceeded");
+  }
+
+  checkDedupe(key: string | undefined): AppendData | null {
+    if (key === undefined) return null;
+    if (key.length === 0 || key.length > STORE_MAX_DEDUPE_KEY_CHARS) throw new StoreError("invalid", "bad dedupe key");
+    const r = this.st("SELECT uid, uidvalidity, modseq FROM dedupe WHERE key = ?").get(key) as { uid: number; uidvalidity: number; modseq: number } | undefined;
+    return r ? { uid: r.uid, uidValidity: r.uidvalidity, modseq: r.modseq, duplicate: true } : null;
+  }
+
+  private storeContent(p: PreparedAppend): number {
+    const f = p.facts;
+    const info = this.st(
+      `INSERT INTO contents(size, refcount, codec, parsed, header_text, body_text, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
+         sort_from, sort_to, sort_cc, display_from, display_to)
+       VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      p.size,
+      CODEC_DEFLATE,
+      asDeflate(p.parsed),
+      asDeflate(p.headerText),
+      asDeflate(p.bodyText),
+      f.sentDate === null ? null : new Date(f.sentDate).toISOString(),
+      f.baseSubject,
+      f.isReply ? 1 : 0,
+      f.messageId,
+      f.inReplyTo,
+      JSON.stringify(f.references),
+      f.sortFrom,
+      f.sortTo,
+      f.sortCc,
+      f.displayFrom,
+      f.displayTo,
+    );
+    const id = Number(info.lastInsertRowid);
+    p.segments.forEach((s, seq) => {
+      if (s.kind === "inline") {
+        this.st("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (?, ?, ?, ?, ?, ?, NULL)").run(id, seq, s.start, s.length, s.codec, s.data);
+        return;
+      }
+      const existing = this.st("UPDATE blobs SET refcount = refcount + 1 WHERE hash = ?").run(s.hash);
+      if (existing.changes === 0) {
+        this.st("INSERT INTO blobs(hash, size, refcount) VALUES (?, ?, 1)").run(s.hash, s.length);
+        s.chunks.forEach((c, i) => this.st("INSERT INTO blob_chunks(hash, seq, codec, data) VALUES (?, ?, ?, ?)").run(s.hash, i, c.codec, c.data));
+      }
+      this.st("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (?, ?, ?, ?, 0, NULL, ?)").run(id, seq, s.start, s.length, s.hash);
+    });
+    this.st("INSERT INTO fts(rowid, header, body) VALUES (?, ?, ?)").run(id, p.ftsHeader, p.ftsBody);
+    return id;
+  }
+
+  private releaseContent(contentId: number): void {
+    this.st("UPDATE contents SET refcount = refcount - 1 WHERE id = ?").run(contentId);
+    const r = this.st("SELECT refcount FROM contents WHERE id = ?").get(contentId) as { refcount: number } | undefined;
+    if (!r || r.refcount > 0) return;
+    const blobs = this.st("SELECT blob_hash FROM segments WHERE content_id = ? AND blob_hash IS NOT NULL").all(contentId) as { blob_hash: Buffer }[];
+    this.st("DELETE FROM segments WHERE content_id = ?").run(contentId);
+    for (const b of blobs) {
+      this.st("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ?").run(b.blob_hash);
+      this.st("DELETE FROM blobs WHERE hash = ? AND refcount <= 0").run(b.blob_hash);
+    }
+    this.st("DELETE FROM fts WHERE rowid = ?").run(contentId);
+    this.st("DELETE FROM contents WHERE id = ?").run(contentId);
+  }
+
+  private insertMessage(folder: FolderRow, contentId: number, size: number, flags: string[], internalDate: string, modseq: number): number {
+    const uid = (this.st("SELECT uidnext FROM folders WHERE id = ?").get(folder.id) as { uidnext: number }).uidnext;
+    this.st("INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, content_id) VALUES (?, ?, ?, ?, ?, ?, ?)").run(
+      folder.id,
+      uid,
+      modseq,
+      flagsIn(flags),
+      internalDate,
+      size,
+      contentId,
+    );
+    this.st("UPDATE contents SET refcount = refcount + 1 WHERE id = ?").run(contentId);
+    this.st("UPDATE folders SET uidnext = ?, highest_modseq = ? WHERE id = ?").run(uid + 1, modseq, folder.id);
+    return uid;
+  }
+
+  /** Inside a transaction: allocate the UID, insert, bump modseq. */
+  append(folder: string, p: PreparedAppend, o: { flags?: readonly string[]; internalDate?: number; dedupeKey?: string }): AppendData {
+    const f = this.folderRow(folder);
+    const flags = normalizeFlags(o.flags ?? []);
+    const dup = this.checkDedupe(o.dedupeKey);
+    if (dup) return dup;
+    this.checkQuota(p.size);
+    const contentId = this.storeContent(p);
+    const modseq = this.nextModseq();
+    const uid = this.insertMessage(f, contentId, p.size, flags, new Date(o.internalDate ?? Date.now()).toISOString(), modseq);
+    const result: AppendData = { uid, uidValidity: f.uidvalidity, modseq, duplicate: false };
+    if (o.dedupeKey !== undefined) this.st("INSERT INTO dedupe(key, uid, uidvalidity, modseq) VALUES (?, ?, ?, ?)").run(o.dedupeKey, uid, f.uidvalidity, modseq);
+    this.emit(f.name, "append");
+    return result;
+  }
+
+  uids(folder: string): number[] {
+    const f = this.folderRow(folder);
+    return (this.st("SELECT uid FROM messages WHERE folder_id = ? ORDER BY uid").pluck().all(f.id) as number[]);
+  }
+
+  private rows(f: FolderRow, set: UidSet, changedSince?: number): MessageRow[] {
+    const w = uidWhere(set);
+    const extra = changedSince !== undefined ? " AND modseq > ?" : "";
+    const args: number[] = [f.id, ...w.args];
+    if (changedSince !== undefined) args.push(changedSince);
+    return this.db.prepare(`SELECT uid, modseq, flags, internal_date, size, content_id FROM messages WHERE folder_id = ? AND (${w.sql})${extra} ORDER BY uid`).all(...args) as MessageRow[];
+  }
+
+  /** UIDs and rows selected by a FETCH (the worker then materialises one message at a time). */
+  fetchRows(folder: string, set: UidSet, changedSince?: number): MessageRow[] {
+    return this.rows(this.folderRow(folder), set, changedSince);
+  }
+
+  loadParsed(contentId: number): StoredParsed {
+    const r = this.st("SELECT codec, parsed FROM contents WHERE id = ?").get(contentId) as { codec: number; parsed: Buffer };
+    return JSON.parse(utf8d.decode(decompress(r.codec, r.parsed))) as StoredParsed;
+  }
+
+  planFor(contentId: number, size: number, req: BodySectionRequest): SectionPlan {
+    return planSection(this.loadParsed(contentId).tree, size, req);
+  }
+
+  /** Bytes [start, end) of a stored message, read segment by segment. */
+  readRange(contentId: number, start: number, end: number): Uint8Array {
+    const out: Uint8Array[] = [];
+    const segs = this.st("SELECT start, length, codec, data, blob_hash FROM segments WHERE content_id = ? AND start < ? AND start + length > ? ORDER BY seq").all(
+      contentId,
+      end,
+      start,
+    ) as { start: number; length: number; codec: number; data: Buffer | null; blob_hash: Buffer | null }[];
+    for (const s of segs) {
+      const from = Math.max(start, s.start) - s.start;
+      const to = Math.min(end, s.start + s.length) - s.start;
+      if (s.data) {
+        out.push(decompress(s.codec, s.data).subarray(from, to));
+        continue;
+      }
+      const first = Math.floor(from / STORE_CHUNK_BYTES);
+      const last = Math.floor((to - 1) / STORE_CHUNK_BYTES);
+      const chunks = this.st("SELECT seq, codec, data FROM blob_chunks WHERE hash = ? AND seq >= ? AND seq <= ? ORDER BY seq").all(s.blob_hash, first, last) as {
+        seq: number;
+        codec: number;
+        data: Buffer;
+      }[];
+      for (const c of chunks) {
+        const base = c.seq * STORE_CHUNK_BYTES;
+        const bytes = decompress(c.codec, c.data);
+        out.push(bytes.subarray(Math.max(0, from - base), Math.min(bytes.byteLength, to - base)));
+      }
+    }
+    return out.length === 1 ? out[0] : new Uint8Array(Buffer.concat(out));
+  }
+
+  storeFlags(folder: string, set: UidSet, o: StoreFlagsOptions): StoreFlagsData {
+    const f = this.folderRow(folder);
+    const flags = normalizeFlags(o.flags);
+    const out: StoreFlagsData = { changed: [], modified: [] };
+    const pending: { uid: number; flags: string[] }[] = [];
+    for (const r of this.rows(f, set)) {
+      if (o.unchangedSince !== undefined && r.modseq > o.unchangedSince) {
+        out.modified.push(r.uid);
+        continue;
+      }
+      const cur = flagsOut(r.flags);
+      const next = applyFlagOp(cur, o.op, flags);
+      if (!sameFlags(cur, next)) pending.push({ uid: r.uid, flags: next });
+    }
+    if (pending.length === 0) return out;
+    const modseq = this.nextModseq();
+    for (const p of pending) {
+      this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(flagsIn(p.flags), modseq, f.id, p.uid);
+      out.changed.push({ uid: p.uid, flags: p.flags, modseq });
+    }
+    this.st("UPDATE folders SET highest_modseq = ? WHERE id = ?").run(modseq, f.id);
+    this.emit(f.name, "flags");
+    return out;
+  }
+
+  copy(from: string, set: UidSet, to: string, isMove = false): CopyData {
+    const src = this.folderRow(from);
+    const dst = this.folderRow(to);
+    const rows = this.rows(src, set);
+    if (!isMove) this.checkQuota(rows.reduce((n, r) => n + r.size, 0));
+    const out: CopyData = { uidValidity: dst.uidvalidity, map: [] };
+    if (rows.length === 0) return out;
+    const modseq = this.nextModseq();
+    for (const r of rows) {
+      const uid = this.insertMessage(dst, r.content_id, r.size, flagsOut(r.flags), r.internal_date, modseq);
+      out.map.push([r.uid, uid]);
+    }
+    this.emit(dst.name, "append");
+    if (isMove) this.removeMessages(src, rows);
+    return out;
+  }
+
+  private removeMessages(f: FolderRow, rows: MessageRow[]): void {
+    if (rows.length === 0) return;
+    const modseq = this.nextModseq();
+    for (const r of rows) {
+      this.st("DELETE FROM messages WHERE folder_id = ? AND uid = ?").run(f.id, r.uid);
+      this.st("INSERT INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)").run(f.id, r.uid, modseq);
+      this.releaseContent(r.content_id);
+    }
+    this.st("UPDATE folders SET highest_modseq = ? WHERE id = ?").run(modseq, f.id);
+    this.emit(f.name, "expunge");
+  }
+
+  expunge(folder: string, set?: UidSet): number[] {
+    const f = this.folderRow(folder);
+    const rows = this.rows(f, set ?? [{ start: 1, end: Infinity }]).filter((r) => hasFlag(flagsOut(r.flags), "\\Deleted"));
+    this.removeMessages(f, rows);
+    return rows.map((r) => r.uid);
+  }
+
+  // ---- search, sort, thread ------------------------------------------------
+
+  private searchRows(folder: string, criteria: SearchKey): (SortableMessage & { modseq: number; flags: string[]; contentId: number })[] {
+    const f = this.folderRow(folder);
+    const rows = this.st(
+      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
+              c.refs, c.sort_from, c.sort_to, c.sort_cc, c.display_from, c.display_to
+       FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`,
+    ).all(f.id) as (MessageRow & {
+      sent_date: string | null;
+      base_subject: string;
+      is_reply: number;
+      message_id: string | null;
+      in_reply_to: string | null;
+      refs: string;
+      sort_from: string;
+      sort_to: string;
+      sort_cc: string;
+      display_from: string;
+      display_to: string;
+    })[];
+    const msgs = rows.map((r) => ({
+      uid: r.uid,
+      modseq: r.modseq,
+      flags: flagsOut(r.flags),
+      internalDate: Date.parse(r.internal_date),
+      size: r.size,
+      contentId: r.content_id,
+      sentDate: r.sent_date === null ? null : Date.parse(r.sent_date),
+      baseSubject: r.base_subject,
+      isReply: r.is_reply === 1,
+      messageId: r.message_id,
+      inReplyTo: r.in_reply_to,
+      references: JSON.parse(r.refs) as string[],
+      sortFrom: r.sort_from,
+      sortTo: r.sort_to,
+      sortCc: r.sort_cc,
+      displayFrom: r.display_from,
+      displayTo: r.display_to,
+    }));
+    if (criteria.type === "all") return msgs;
+    // TEXT/BODY with ≥ 3 characters: FTS5 trigram index (true substring
+    // semantics). Shorter needles fall back to scanning the decoded text.
+    const indexed = new Map<string, Set<number>>();
+    for (const k of collectTextKeys(criteria)) {
+      if ([...k.value].length < 3) continue;
+      const id = `${k.type}\u0000${k.value}`;
+      if (indexed.has(id)) continue;
+      const phrase = `"${k.value.replace(/"/g, '""')}"`;
+      const q = k.type === "body" ? `body : ${phrase}` : `{header body} : ${phrase}`;
+      const ids = this.st("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(q) as number[];
+      indexed.set(id, new Set(ids));
+    }
+    type M = (typeof msgs)[number];
+    const cache = new Map<number, { headers?: HeaderFieldData[]; headerText?: string; body?: string }>();
+    const entry = (m: M) => {
+      let e = cache.get(m.contentId);
+      if (!e) {
+        if (cache.size > 64) cache.clear();
+        cache.set(m.contentId, (e = {}));
+      }
+      return e;
+    };
+    const textCol = (m: M, col: "header_text" | "body_text"): string => {
+      const r = this.db.prepare(`SELECT codec, ${col} AS t FROM contents WHERE id = ?`).get(m.contentId) as { codec: number; t: Buffer };
+      return utf8d.decode(decompress(r.codec, r.t));
+    };
+    const source: SearchTextSource<M> = {
+      headerValues: (m, field) => headerValues((entry(m).headers ??= this.loadParsed(m.contentId).headers), field),
+      headerText: (m) => (entry(m).headerText ??= textCol(m, "header_text")),
+      bodyText: (m) => (entry(m).body ??= textCol(m, "body_text")),
+    };
+    const byUid = new Map(msgs.map((m) => [m.uid, m.contentId]));
+    const match = createMatcher<M>(criteria, {
+      source,
+      now: Date.now(),
+      textIndex: (k) => {
+        const ids = indexed.get(`${k.type}\u0000${k.value}`);
+        if (!ids) return undefined;
+        return { has: (uid: number) => ids.has(byUid.get(uid) ?? -1) } as ReadonlySet<number>;
+      },
+    });
+    return msgs.filter(match);
+  }
+
+  search(folder: string, criteria: SearchKey): number[] {
+    return this.searchRows(folder, criteria).map((m) => m.uid);
+  }
+
+  sort(folder: string, keys: SortKey[], criteria: SearchKey): number[] {
+    return sortMessages(this.searchRows(folder, criteria), keys);
+  }
+
+  thread(folder: string, algorithm: "references" | "orderedsubject", criteria: SearchKey): ThreadNodeData[] {
+    const list = this.searchRows(folder, criteria);
+    return algorithm === "references" ? threadReferences(list) : threadOrderedSubject(list);
+  }
+
+  changesSince(folder: string, modseq: number): ChangesData {
+    const f = this.folderRow(folder);
+    const changed = (this.st("SELECT uid, flags, modseq FROM messages WHERE folder_id = ? AND modseq > ? ORDER BY uid").all(f.id, modseq) as MessageRow[]).map((r) => ({
+      uid: r.uid,
+      flags: flagsOut(r.flags),
+      modseq: r.modseq,
+    }));
+    const expunged = this.st("SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid").pluck().all(f.id, modseq) as number[];
+    return { highestModseq: f.highest_modseq, changed, expunged };
+  }
+
+  quota(): QuotaData {
+    const r = this.st("SELECT coalesce(sum(size), 0) AS used, count(*) AS n FROM messages").get() as { used: number; n: number };
+    return { usedBytes: r.used, limitBytes: this.quotaBytes ?? null, messages: r.n };
+  }
+}
+
+function asDeflate(c: { codec: number; data: Uint8Array }): Uint8Array {
+  // Rows of `contents` share one codec column: store everything deflated.
+  return c.codec === CODEC_DEFLATE ? c.data : deflateRawSync(c.data);
+}
+
+/** INBOX first, then by name. */
+function folderOrder(a: string, b: string): number {
+  const ia = a === "INBOX" || a.startsWith("INBOX/") ? 0 : 1;
+  const ib = b === "INBOX" || b.startsWith("INBOX/") ? 0 : 1;
+  return ia - ib || (a < b ? -1 : a > b ? 1 : 0);
+}

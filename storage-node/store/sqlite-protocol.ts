@@ -1,0 +1,72 @@
+/**
+ * Messages between the main thread (sqlite-store.ts) and the mailbox worker
+ * threads (sqlite-worker.ts).
+ *
+ * Invariants:
+ * - Only structured-cloneable data crosses: no functions, no Database handles.
+ * - Every request carries an id and gets exactly one response.
+ * - Errors cross as { kind, message } and are rebuilt as StoreError; messages
+ *   never carry keys or message content.
+ */
+
+import type { FetchOptions, MailboxChangeEvent, StoreErrorKind } from "./types.ts";
+
+export interface WorkerRequest {
+  t: "req";
+  id: number;
+  mailbox: string;
+  op: string;
+  args: unknown[];
+}
+
+export interface WorkerChunk {
+  t: "chunk";
+  stream: number;
+  data: Uint8Array;
+}
+
+export interface WorkerResponse {
+  t: "res";
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: { kind: StoreErrorKind; message: string };
+}
+
+export interface WorkerEvent {
+  t: "event";
+  mailbox: string;
+  event: MailboxChangeEvent;
+}
+
+export type ToWorker = WorkerRequest | WorkerChunk;
+export type FromWorker = WorkerResponse | WorkerEvent;
+
+export interface OpenArgs {
+  path: string;
+  key: Uint8Array;
+  create: boolean;
+  minGeneration?: number;
+  quotaBytes?: number;
+  plaintextForBenchmark?: boolean;
+}
+
+/** One section of a fetched message: small ones inline, larger ones read by handle. */
+export interface SectionHead {
+  size: number;
+  inline?: Uint8Array;
+  handle?: number;
+}
+
+export interface FetchHead {
+  uid: number;
+  flags?: string[];
+  internalDate?: number;
+  size?: number;
+  modseq?: number;
+  envelope?: unknown;
+  bodyStructure?: unknown;
+  sections?: SectionHead[];
+}
+
+export type FetchOpenArgs = [folder: string, uids: { start: number; end: number }[], options: FetchOptions];

@@ -1,0 +1,97 @@
+/**
+ * Schema of a mailbox file and its forward migrations.
+ *
+ * Invariants:
+ * - `PRAGMA user_version` is the schema version; migrations only go forward,
+ *   each in its own transaction; a file newer than this code is refused.
+ * - Message text never reaches SQLite uncompressed except inside the FTS5
+ *   index (contentless: only the trigram index is kept, never the text).
+ * - Message bytes are stored as segments: inline chunks, or references to blobs
+ *   (large leaf parts) kept once per SHA-256 with a reference count.
+ * - Dates are ISO-8601 UTC strings.
+ */
+
+export const SCHEMA_VERSION = 1;
+
+export const MIGRATIONS: Record<number, string> = {
+  1: `
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+    INSERT INTO meta(key, value) VALUES ('generation', 0), ('modseq', 1), ('uidvalidity', 0);
+
+    CREATE TABLE folders (
+      id INTEGER PRIMARY KEY,
+      name TEXT NOT NULL UNIQUE,
+      special_use TEXT,
+      subscribed INTEGER NOT NULL DEFAULT 1,
+      uidvalidity INTEGER NOT NULL,
+      uidnext INTEGER NOT NULL DEFAULT 1,
+      highest_modseq INTEGER NOT NULL
+    );
+
+    -- One row per distinct stored message (shared by copies), with the indexer's output.
+    CREATE TABLE contents (
+      id INTEGER PRIMARY KEY,
+      size INTEGER NOT NULL,
+      refcount INTEGER NOT NULL,
+      codec INTEGER NOT NULL,          -- codec of parsed/header_text/body_text
+      parsed BLOB NOT NULL,            -- envelope, bodystructure, tree, headers (JSON)
+      header_text BLOB NOT NULL,
+      body_text BLOB NOT NULL,
+      sent_date TEXT,
+      base_subject TEXT NOT NULL,
+      is_reply INTEGER NOT NULL,
+      message_id TEXT,
+      in_reply_to TEXT,
+      refs TEXT NOT NULL,              -- JSON array of message ids
+      sort_from TEXT NOT NULL,
+      sort_to TEXT NOT NULL,
+      sort_cc TEXT NOT NULL,
+      display_from TEXT NOT NULL,
+      display_to TEXT NOT NULL
+    );
+    CREATE INDEX contents_message_id ON contents(message_id);
+
+    CREATE TABLE segments (
+      content_id INTEGER NOT NULL REFERENCES contents(id) ON DELETE CASCADE,
+      seq INTEGER NOT NULL,
+      start INTEGER NOT NULL,
+      length INTEGER NOT NULL,
+      codec INTEGER NOT NULL,
+      data BLOB,                       -- inline bytes (compressed per codec)
+      blob_hash BLOB REFERENCES blobs(hash),
+      PRIMARY KEY (content_id, seq)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE blobs (hash BLOB PRIMARY KEY, size INTEGER NOT NULL, refcount INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE TABLE blob_chunks (
+      hash BLOB NOT NULL REFERENCES blobs(hash) ON DELETE CASCADE,
+      seq INTEGER NOT NULL,
+      codec INTEGER NOT NULL,
+      data BLOB NOT NULL,
+      PRIMARY KEY (hash, seq)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE messages (
+      folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+      uid INTEGER NOT NULL,
+      modseq INTEGER NOT NULL,
+      flags TEXT NOT NULL,             -- " \\Seen $Kw " (space-delimited)
+      internal_date TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      content_id INTEGER NOT NULL REFERENCES contents(id),
+      PRIMARY KEY (folder_id, uid)
+    ) WITHOUT ROWID;
+    CREATE INDEX messages_modseq ON messages(folder_id, modseq);
+    CREATE INDEX messages_content ON messages(content_id);
+    CREATE INDEX messages_date ON messages(folder_id, internal_date);
+    CREATE INDEX messages_size ON messages(folder_id, size);
+
+    CREATE TABLE expunged (folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE, uid INTEGER NOT NULL, modseq INTEGER NOT NULL);
+    CREATE INDEX expunged_modseq ON expunged(folder_id, modseq);
+
+    CREATE TABLE dedupe (key TEXT PRIMARY KEY, uid INTEGER NOT NULL, uidvalidity INTEGER NOT NULL, modseq INTEGER NOT NULL) WITHOUT ROWID;
+
+    -- Substring search: trigram tokens, contentless (no copy of the text).
+    CREATE VIRTUAL TABLE fts USING fts5(header, body, content='', contentless_delete=1, tokenize='trigram case_sensitive 0');
+  `,
+};

@@ -1,0 +1,374 @@
+/**
+ * The encrypted SQLite MailStore: one better-sqlite3-multiple-ciphers file per
+ * mailbox (chacha20, raw 32-byte key), served by a pool of worker threads.
+ *
+ * Invariants:
+ * - The main thread never runs SQL: every mailbox operation is a message to the
+ *   worker that owns the mailbox (see sqlite-worker.ts).
+ * - Per-mailbox affinity: all open() handles of one id go to one worker while
+ *   any handle is open; a new owner is the least-loaded worker.
+ * - watch() listeners live in the main thread; the owner posts committed
+ *   change events and they are fanned out to every handle's listeners.
+ * - Files are named `<mailbox id>.sqlite` (id = random token, never an address),
+ *   with SQLite's own -wal/-shm side files.
+ * - Append bodies stream to the worker in chunks; section bytes come back in
+ *   chunks pulled on demand, so the main thread never holds a whole big message.
+ */
+
+import { mkdirSync, rmSync, existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { Worker } from "node:worker_threads";
+import { STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
+import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
+import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
+import type { FetchHead, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
+import {
+  StoreError,
+  type AppendData,
+  type AppendOptions,
+  type ChangesData,
+  type CopyData,
+  type FetchOptions,
+  type FetchedMessageData,
+  type FolderData,
+  type FolderStatusData,
+  type Mailbox,
+  type MailboxChangeEvent,
+  type MailStore,
+  type MessageBody,
+  type OpenMailboxOptions,
+  type QuotaData,
+  type SearchKey,
+  type SortKey,
+  type SpecialUse,
+  type StoreFlagsData,
+  type StoreFlagsOptions,
+  type ThreadNodeData,
+  type UidSet,
+} from "./types.ts";
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+  /** Worker threads (default: available parallelism, at least 1, at most 8). */
+  workers?: number;
+}
+
+/** Internal: benchmarks compare against the same code without encryption. Not a setting. */
+export interface SqliteStoreInternalOptions extends SqliteStoreOptions {
+  plaintextForBenchmark?: boolean;
+}
+
+const APPEND_STREAM_CHUNK = 256 * 1024;
+
+// Workers run the TypeScript sources directly. On Node 20 `execArgv: ["--import",
+// "tsx"]` does not reach a worker's module loader (ERR_UNKNOWN_FILE_EXTENSION),
+// so a small bootstrap registers tsx's ESM hooks and then imports the worker.
+const TSX_ESM_API = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm/api").replace(/\.cjs$/, ".mjs")).href;
+const WORKER_ENTRY = new URL("./sqlite-worker.ts", import.meta.url).href;
+const WORKER_BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_ENTRY)}); });`;
+
+class PoolWorker {
+  readonly worker: Worker;
+  readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  mailboxes = 0;
+  dead: Error | null = null;
+
+  constructor(onEvent: (mailbox: string, e: MailboxChangeEvent) => void) {
+    this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
+    this.worker.on("message", (m: FromWorker) => {
+      if (m.t === "event") return onEvent(m.mailbox, m.event);
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new StoreError(m.error!.kind, m.error!.message));
+    });
+    const fail = (err: Error) => {
+      this.dead = err;
+      for (const p of this.pending.values()) p.reject(new StoreError("temporary", "storage worker stopped"));
+      this.pending.clear();
+    };
+    this.worker.on("error", fail);
+    this.worker.on("exit", (code) => fail(new Error(`worker exited with code ${code}`)));
+  }
+}
+
+export function createSqliteStore(options: SqliteStoreOptions): MailStore {
+  return createSqliteStoreInternal(options);
+}
+
+export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): MailStore {
+  const dataDir = options.dataDir;
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const size = Math.max(1, Math.min(8, options.workers ?? availableParallelism()));
+  const listeners = new Map<string, Set<(e: MailboxChangeEvent) => void>>();
+  const owners = new Map<string, { worker: PoolWorker; handles: number }>();
+  const workers: PoolWorker[] = [];
+  let nextId = 1;
+  let closed = false;
+
+  const onEvent = (mailbox: string, e: MailboxChangeEvent) => {
+    for (const l of [...(listeners.get(mailbox) ?? [])]) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure is its own; other listeners still hear the event.
+      }
+    }
+  };
+
+  const ensureWorkers = () => {
+    if (workers.length === 0) for (let i = 0; i < size; i++) workers.push(new PoolWorker(onEvent));
+  };
+
+  const call = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> => {
+    if (w.dead) return Promise.reject(new StoreError("temporary", "storage worker stopped"));
+    const id = nextId++;
+    return new Promise<T>((resolve, reject) => {
+      w.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const msg: ToWorker = { t: "req", id, mailbox, op, args };
+      w.worker.postMessage(msg, transfer);
+    });
+  };
+
+  const pathOf = (id: string) => join(dataDir, `${id}.sqlite`);
+
+  class SqliteMailbox implements Mailbox {
+    private closed = false;
+    private readonly own = new Set<(e: MailboxChangeEvent) => void>();
+    constructor(
+      readonly id: string,
+      readonly generation: number,
+      private readonly w: PoolWorker,
+    ) {}
+
+    private call<T>(op: string, ...args: unknown[]): Promise<T> {
+      if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
+      return call<T>(this.w, this.id, op, args);
+    }
+
+    listFolders(): Promise<FolderData[]> {
+      return this.call("listFolders");
+    }
+    async createFolder(name: string, o?: { specialUse?: SpecialUse }): Promise<FolderData> {
+      await this.call("createFolder", name, o?.specialUse ?? null);
+      const all = await this.listFolders();
+      const st = await this.status(name);
+      return all.find((f) => f.name === st.name)!;
+    }
+    renameFolder(from: string, to: string): Promise<void> {
+      return this.call("renameFolder", from, to);
+    }
+    deleteFolder(name: string): Promise<void> {
+      return this.call("deleteFolder", name);
+    }
+    subscribe(name: string, subscribed: boolean): Promise<void> {
+      return this.call("subscribe", name, subscribed);
+    }
+    status(folder: string): Promise<FolderStatusData> {
+      return this.call("status", folder);
+    }
+    async append(folder: string, body: MessageBody, o: AppendOptions = {}): Promise<AppendData> {
+      if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
+      const opts = { flags: o.flags ? [...o.flags] : undefined, internalDate: o.internalDate?.getTime(), dedupeKey: o.dedupeKey };
+      if (opts.internalDate !== undefined && Number.isNaN(opts.internalDate)) throw new StoreError("invalid", "bad internal date");
+      if (body instanceof Uint8Array) {
+        if (body.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
+        return this.call("append", body, folder, opts);
+      }
+      // Stream: forward chunks as they come; the limit is enforced here and in the worker.
+      const stream = nextId++;
+      let total = 0;
+      let buffered: Uint8Array[] = [];
+      let bufferedBytes = 0;
+      const flush = () => {
+        if (bufferedBytes === 0) return;
+        const data = new Uint8Array(Buffer.concat(buffered, bufferedBytes));
+        const msg: ToWorker = { t: "chunk", stream, data };
+        this.w.worker.postMessage(msg, [data.buffer]);
+        buffered = [];
+        bufferedBytes = 0;
+      };
+      for await (const chunk of body) {
+        total += chunk.byteLength;
+        if (total > STORE_MAX_MESSAGE_BYTES) {
+          buffered = [];
+          bufferedBytes = 0;
+          // Tell the worker to drop what it has received so far.
+          await this.call("dropStream", stream).catch(() => undefined);
+          throw new StoreError("too-big", "message exceeds the size limit");
+        }
+        buffered.push(chunk);
+        bufferedBytes += chunk.byteLength;
+        if (bufferedBytes >= APPEND_STREAM_CHUNK) flush();
+      }
+      flush();
+      if (total === 0) throw new StoreError("invalid", "empty message");
+      return this.call("append", stream, folder, opts);
+    }
+    uids(folder: string): Promise<number[]> {
+      return this.call("uids", folder);
+    }
+    fetch(folder: string, uids: UidSet, options: FetchOptions): AsyncIterable<FetchedMessageData> {
+      return this.fetchStream(folder, uids, options);
+    }
+    private async *fetchStream(folder: string, uids: UidSet, options: FetchOptions): AsyncGenerator<FetchedMessageData> {
+      const call = <T>(op: string, ...args: unknown[]) => this.call<T>(op, ...args);
+      const isClosed = () => this.closed;
+      {
+        const cursor = await call<number>("fetchOpen", folder, uids.map((r) => ({ start: r.start, end: r.end })), options);
+        try {
+          for (;;) {
+            const head = await call<FetchHead | null>("fetchNext", cursor);
+            if (!head) return;
+            const out: FetchedMessageData = { uid: head.uid };
+            if (head.flags) out.flags = head.flags;
+            if (head.internalDate !== undefined) out.internalDate = new Date(head.internalDate);
+            if (head.size !== undefined) out.size = head.size;
+            if (head.modseq !== undefined) out.modseq = head.modseq;
+            if (head.envelope) out.envelope = head.envelope as EnvelopeData;
+            if (head.bodyStructure) out.bodyStructure = head.bodyStructure as BodyStructureData;
+            if (head.sections) {
+              out.sections = head.sections.map((s, i) => ({
+                request: options.sections![i],
+                size: s.size,
+                chunks: s.inline
+                  ? (async function* () {
+                      if (s.inline!.byteLength > 0) yield s.inline!;
+                    })()
+                  : (async function* () {
+                      for (let off = 0; off < s.size; ) {
+                        const bytes = await call<Uint8Array>("fetchRead", cursor, s.handle, off);
+                        if (bytes.byteLength === 0) throw new StoreError("temporary", "short read");
+                        off += bytes.byteLength;
+                        yield bytes;
+                      }
+                    })(),
+              }));
+            }
+            yield out;
+          }
+        } finally {
+          if (!isClosed()) await call("fetchClose", cursor).catch(() => undefined);
+        }
+      }
+    }
+    storeFlags(folder: string, uids: UidSet, o: StoreFlagsOptions): Promise<StoreFlagsData> {
+      return this.call("storeFlags", folder, uids, { ...o, flags: [...o.flags] });
+    }
+    copy(from: string, uids: UidSet, to: string): Promise<CopyData> {
+      return this.call("copy", from, uids, to);
+    }
+    move(from: string, uids: UidSet, to: string): Promise<CopyData> {
+      return this.call("move", from, uids, to);
+    }
+    expunge(folder: string, uids?: UidSet): Promise<number[]> {
+      return this.call("expunge", folder, uids);
+    }
+    search(folder: string, criteria: SearchKey): Promise<number[]> {
+      return this.call("search", folder, criteria);
+    }
+    sort(folder: string, keys: SortKey[], criteria: SearchKey): Promise<number[]> {
+      return this.call("sort", folder, keys, criteria);
+    }
+    thread(folder: string, algorithm: "references" | "orderedsubject", criteria: SearchKey): Promise<ThreadNodeData[]> {
+      return this.call("thread", folder, algorithm, criteria);
+    }
+    changesSince(folder: string, modseq: number): Promise<ChangesData> {
+      return this.call("changesSince", folder, modseq);
+    }
+    quota(): Promise<QuotaData> {
+      return this.call("quota");
+    }
+    watch(listener: (event: MailboxChangeEvent) => void): () => void {
+      if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
+      const l = (e: MailboxChangeEvent) => listener(e);
+      let set = listeners.get(this.id);
+      if (!set) listeners.set(this.id, (set = new Set()));
+      set.add(l);
+      this.own.add(l);
+      return () => {
+        listeners.get(this.id)?.delete(l);
+        this.own.delete(l);
+      };
+    }
+    async close(): Promise<void> {
+      if (this.closed) return;
+      for (const l of this.own) listeners.get(this.id)?.delete(l);
+      this.own.clear();
+      await this.call("close");
+      this.closed = true;
+      release(this.id);
+    }
+  }
+
+  const release = (id: string) => {
+    const o = owners.get(id);
+    if (!o) return;
+    o.handles--;
+    if (o.handles === 0) {
+      owners.delete(id);
+      o.worker.mailboxes--;
+      if ((listeners.get(id)?.size ?? 0) === 0) listeners.delete(id);
+    }
+  };
+
+  return {
+    async open(o: OpenMailboxOptions): Promise<Mailbox> {
+      if (closed) throw new StoreError("cannot", "store is closed");
+      checkMailboxId(o.id);
+      checkMailboxKey(o.key);
+      if (o.quotaBytes !== undefined && !(Number.isSafeInteger(o.quotaBytes) && o.quotaBytes >= 0)) throw new StoreError("invalid", "bad quota");
+      ensureWorkers();
+      let owner = owners.get(o.id);
+      if (!owner) {
+        const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
+        owner = { worker: w, handles: 0 };
+        owners.set(o.id, owner);
+        w.mailboxes++;
+      }
+      owner.handles++;
+      const args: OpenArgs = {
+        path: pathOf(o.id),
+        key: new Uint8Array(o.key),
+        create: o.create ?? false,
+        minGeneration: o.minGeneration,
+        quotaBytes: o.quotaBytes,
+        plaintextForBenchmark: options.plaintextForBenchmark,
+      };
+      try {
+        const r = await call<{ generation: number }>(owner.worker, o.id, "open", [args]);
+        return new SqliteMailbox(o.id, r.generation, owner.worker);
+      } catch (e) {
+        release(o.id);
+        throw e;
+      }
+    },
+    async exists(id: string): Promise<boolean> {
+      checkMailboxId(id);
+      return existsSync(pathOf(id));
+    },
+    async destroy(id: string): Promise<void> {
+      checkMailboxId(id);
+      if (owners.has(id)) throw new StoreError("in-use", "mailbox is open");
+      if (!existsSync(pathOf(id))) throw new StoreError("not-found", "no such mailbox");
+      for (const suffix of ["", "-wal", "-shm", "-journal"]) rmSync(pathOf(id) + suffix, { force: true });
+    },
+    async close(): Promise<void> {
+      closed = true;
+      // Closing a worker closes its databases (SQLite checkpoints on the last close).
+      await Promise.all(
+        [...owners.entries()].map(async ([id, o]) => {
+          for (let i = 0; i < o.handles; i++) await call(o.worker, id, "close", []).catch(() => undefined);
+        }),
+      );
+      owners.clear();
+      listeners.clear();
+      await Promise.all(workers.map((w) => w.worker.terminate()));
+      workers.length = 0;
+    },
+  };
+}

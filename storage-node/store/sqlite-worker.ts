@@ -1,0 +1,344 @@
+/**
+ * Worker thread owning a set of mailbox files. Started by sqlite-store.ts.
+ *
+ * Invariants:
+ * - Each mailbox is owned by exactly one worker; all its SQL runs here, in
+ *   arrival order, so one mailbox's slow query only delays that mailbox's
+ *   own requests and those of mailboxes sharing this worker.
+ * - Consecutive writes to one mailbox are folded into one transaction (group
+ *   commit), each in its own savepoint so one failure does not undo the
+ *   others; the transaction commits with synchronous=FULL (WAL fsync) and only
+ *   then are the writes answered and their watch events posted: a resolved
+ *   write is durable.
+ * - Heavy preparation (MIME parse, hashing, compression) happens before the
+ *   transaction, never while holding it.
+ * - Large section bytes leave in chunks of STORE_CHUNK_BYTES, pulled by the main
+ *   thread, so a 50 MB fetch never sits whole in a message queue.
+ */
+
+import { parentPort } from "node:worker_threads";
+import { STORE_CHUNK_BYTES, STORE_GROUP_COMMIT_MAX_OPS, STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
+import type { FetchHead, FetchOpenArgs, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
+import { SqliteMailboxEngine, prepareAppend, type PreparedAppend } from "./sqlite-engine.ts";
+import { decodeSection, filterHeaderFields, partialWindow } from "./section-plan.ts";
+import { StoreError, type BodySectionRequest, type StoreErrorKind } from "./types.ts";
+
+const port = parentPort;
+if (!port) throw new Error("sqlite-worker must run in a worker thread");
+
+interface Owned {
+  engine: SqliteMailboxEngine;
+  handles: number;
+  queue: Task[];
+  scheduled: boolean;
+}
+
+interface Task {
+  write: boolean;
+  run: (engine: SqliteMailboxEngine) => unknown;
+  reply: (ok: boolean, value: unknown) => void;
+}
+
+interface Cursor {
+  mailbox: string;
+  rows: ReturnType<SqliteMailboxEngine["fetchRows"]>;
+  index: number;
+  options: FetchOpenArgs[2];
+  folder: string;
+  sources: Map<number, { contentId: number; start: number; end: number } | Uint8Array>;
+}
+
+const owned = new Map<string, Owned>();
+const streams = new Map<number, { parts: Uint8Array[]; size: number; tooBig: boolean }>();
+const cursors = new Map<number, Cursor>();
+let nextHandle = 1;
+
+function post(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(m, transfer);
+}
+
+function errorOf(e: unknown): { kind: StoreErrorKind; message: string } {
+  if (e instanceof StoreError) return { kind: e.kind, message: e.message };
+  const code = (e as { code?: string }).code;
+  // Never forward arbitrary messages: they could quote message content.
+  return { kind: "temporary", message: `internal storage error${code ? ` (${code})` : ""}` };
+}
+
+function schedule(o: Owned): void {
+  if (o.scheduled) return;
+  o.scheduled = true;
+  setImmediate(() => drain(o));
+}
+
+function drain(o: Owned): void {
+  o.scheduled = false;
+  while (o.queue.length > 0) {
+    if (!o.queue[0].write) {
+      const t = o.queue.shift()!;
+      try {
+        t.reply(true, t.run(o.engine));
+      } catch (e) {
+        t.reply(false, e);
+      }
+      continue;
+    }
+    const batch: Task[] = [];
+    while (o.queue.length > 0 && o.queue[0].write && batch.length < STORE_GROUP_COMMIT_MAX_OPS) batch.push(o.queue.shift()!);
+    runBatch(o, batch);
+  }
+}
+
+function runBatch(o: Owned, batch: Task[]): void {
+  const db = o.engine.db;
+  const results: { ok: boolean; value: unknown }[] = [];
+  o.engine.pendingEvents = [];
+  try {
+    db.pragma("synchronous=FULL");
+    db.exec("BEGIN IMMEDIATE");
+    for (const t of batch) {
+      const mark = o.engine.pendingEvents.length;
+      db.exec("SAVEPOINT op");
+      try {
+        const value = t.run(o.engine);
+        db.exec("RELEASE op");
+        results.push({ ok: true, value });
+      } catch (e) {
+        db.exec("ROLLBACK TO op");
+        db.exec("RELEASE op");
+        o.engine.pendingEvents.length = mark;
+        results.push({ ok: false, value: e });
+      }
+    }
+    db.exec("COMMIT");
+  } catch (e) {
+    if (db.inTransaction) db.exec("ROLLBACK");
+    for (const t of batch) t.reply(false, e);
+    o.engine.pendingEvents = [];
+    return;
+  } finally {
+    db.pragma("synchronous=NORMAL");
+  }
+  batch.forEach((t, i) => t.reply(results[i].ok, results[i].value));
+  const mailbox = [...owned.entries()].find(([, v]) => v === o)?.[0];
+  if (mailbox) for (const event of o.engine.pendingEvents) post({ t: "event", mailbox, event });
+  o.engine.pendingEvents = [];
+}
+
+function ownedOf(mailbox: string): Owned {
+  const o = owned.get(mailbox);
+  if (!o) throw new StoreError("cannot", "mailbox is not open");
+  return o;
+}
+
+function sectionHead(engine: SqliteMailboxEngine, contentId: number, size: number, req: BodySectionRequest, c: Cursor): SectionHead {
+  const plan = engine.planFor(contentId, size, req);
+  let source: { contentId: number; start: number; end: number } | Uint8Array;
+  let length: number;
+  if (plan.kind === "range") {
+    const [from, to] = partialWindow(plan.end - plan.start, req.partial);
+    source = { contentId, start: plan.start + from, end: plan.start + to };
+    length = to - from;
+  } else {
+    let bytes = engine.readRange(contentId, plan.start, plan.end);
+    bytes = plan.kind === "header-fields" ? filterHeaderFields(bytes, plan.fields, plan.not) : decodeSection(bytes, plan.encoding);
+    const [from, to] = partialWindow(bytes.byteLength, req.partial);
+    source = bytes.subarray(from, to);
+    length = to - from;
+  }
+  if (req.sizeOnly) return { size: length, inline: new Uint8Array(0) };
+  if (length <= 64 * 1024) {
+    const inline = source instanceof Uint8Array ? source : engine.readRange(source.contentId, source.start, source.end);
+    return { size: length, inline: inline.slice() };
+  }
+  const handle = nextHandle++;
+  c.sources.set(handle, source);
+  return { size: length, handle };
+}
+
+function fetchNext(engine: SqliteMailboxEngine, c: Cursor): FetchHead | null {
+  c.sources.clear();
+  const r = c.rows[c.index++];
+  if (!r) return null;
+  const o = c.options;
+  const head: FetchHead = { uid: r.uid };
+  if (o.flags) head.flags = r.flags.split(" ").filter((x) => x.length > 0);
+  if (o.internalDate) head.internalDate = Date.parse(r.internal_date);
+  if (o.size) head.size = r.size;
+  if (o.modseq) head.modseq = r.modseq;
+  if (o.envelope || o.bodyStructure) {
+    const p = engine.loadParsed(r.content_id);
+    if (o.envelope) head.envelope = p.envelope;
+    if (o.bodyStructure) head.bodyStructure = p.bodyStructure;
+  }
+  if (o.sections) head.sections = o.sections.map((s) => sectionHead(engine, r.content_id, r.size, s, c));
+  return head;
+}
+
+function fetchRead(engine: SqliteMailboxEngine, c: Cursor, handle: number, offset: number): Uint8Array {
+  const src = c.sources.get(handle);
+  if (!src) throw new StoreError("invalid", "unknown section handle");
+  if (src instanceof Uint8Array) return src.slice(offset, offset + STORE_CHUNK_BYTES);
+  const start = src.start + offset;
+  const end = Math.min(src.end, start + STORE_CHUNK_BYTES);
+  const bytes = engine.readRange(src.contentId, start, end);
+  if (bytes.byteLength !== end - start) throw new StoreError("not-found", "message was expunged while being read");
+  return bytes;
+}
+
+function openFresh(mailbox: string, args: OpenArgs): { generation: number } {
+  const engine = SqliteMailboxEngine.open(args);
+  engine.quotaBytes = args.quotaBytes;
+  owned.set(mailbox, { engine, handles: 1, queue: [], scheduled: false });
+  return { generation: engine.generation };
+}
+
+function handle(req: WorkerRequest): void {
+  const reply = (ok: boolean, value: unknown) => {
+    if (ok) {
+      const transfer = value instanceof Uint8Array && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? [value.buffer as ArrayBuffer] : [];
+      post({ t: "res", id: req.id, ok: true, value }, transfer);
+    } else post({ t: "res", id: req.id, ok: false, error: errorOf(value) });
+  };
+  const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown) => {
+    const o = ownedOf(req.mailbox);
+    o.queue.push({ write, run, reply });
+    schedule(o);
+  };
+  const a = req.args;
+  switch (req.op) {
+    case "open": {
+      const args = a[0] as OpenArgs;
+      const existing = owned.get(req.mailbox);
+      if (existing) {
+        // Same owner: check the key, then move the freshness counter like any open.
+        existing.queue.push({
+          write: false,
+          run: (e) => {
+            if (owned.get(req.mailbox) !== existing) return openFresh(req.mailbox, args);
+            if (!e.sameKey(args.key)) throw new StoreError("bad-key", "the key does not open this mailbox");
+            const generation = e.bumpGeneration(args.minGeneration);
+            e.quotaBytes = args.quotaBytes;
+            existing.handles++;
+            return { generation };
+          },
+          reply,
+        });
+        schedule(existing);
+        return;
+      }
+      reply(true, openFresh(req.mailbox, args));
+      return;
+    }
+    case "close": {
+      const o = ownedOf(req.mailbox);
+      o.queue.push({
+        write: false,
+        run: (e) => {
+          o.handles--;
+          if (o.handles === 0) {
+            for (const [id, c] of cursors) if (c.mailbox === req.mailbox) cursors.delete(id);
+            owned.delete(req.mailbox);
+            e.close();
+          }
+        },
+        reply,
+      });
+      schedule(o);
+      return;
+    }
+    case "append": {
+      const [stream, folder, options] = a as [number | Uint8Array, string, { flags?: string[]; internalDate?: number; dedupeKey?: string }];
+      let raw: Uint8Array;
+      if (typeof stream === "number") {
+        const s = streams.get(stream);
+        streams.delete(stream);
+        if (!s || s.tooBig) throw new StoreError("too-big", "message exceeds the size limit");
+        raw = s.parts.length === 1 ? s.parts[0] : new Uint8Array(Buffer.concat(s.parts));
+      } else raw = stream;
+      if (raw.byteLength === 0) throw new StoreError("invalid", "empty message");
+      if (raw.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
+      const o = ownedOf(req.mailbox);
+      // A known dedupe key needs no parsing; the write re-checks inside its transaction.
+      const dup = o.engine.checkDedupe(options.dedupeKey);
+      if (dup && o.queue.length === 0) return reply(true, dup);
+      const prepared: PreparedAppend = prepareAppend(raw);
+      return enqueue(true, (e) => e.append(folder, prepared, options));
+    }
+    case "fetchOpen": {
+      const [folder, uids, options] = a as FetchOpenArgs;
+      return enqueue(false, (e) => {
+        const rows = e.fetchRows(folder, uids, options.changedSince);
+        const id = nextHandle++;
+        cursors.set(id, { mailbox: req.mailbox, rows, index: 0, options, folder, sources: new Map() });
+        return id;
+      });
+    }
+    case "fetchNext":
+    case "fetchRead":
+    case "fetchClose": {
+      const c = cursors.get(a[0] as number);
+      if (req.op === "fetchClose") {
+        cursors.delete(a[0] as number);
+        return reply(true, null);
+      }
+      if (!c || c.mailbox !== req.mailbox) throw new StoreError("invalid", "unknown fetch cursor");
+      if (req.op === "fetchNext") return enqueue(false, (e) => fetchNext(e, c));
+      return enqueue(false, (e) => fetchRead(e, c, a[1] as number, a[2] as number));
+    }
+    case "dropStream":
+      streams.delete(a[0] as number);
+      return reply(true, null);
+    case "listFolders":
+      return enqueue(false, (e) => e.listFolders());
+    case "status":
+      return enqueue(false, (e) => e.status(a[0] as string));
+    case "uids":
+      return enqueue(false, (e) => e.uids(a[0] as string));
+    case "search":
+      return enqueue(false, (e) => e.search(a[0] as string, a[1] as never));
+    case "sort":
+      return enqueue(false, (e) => e.sort(a[0] as string, a[1] as never, a[2] as never));
+    case "thread":
+      return enqueue(false, (e) => e.thread(a[0] as string, a[1] as never, a[2] as never));
+    case "changesSince":
+      return enqueue(false, (e) => e.changesSince(a[0] as string, a[1] as number));
+    case "quota":
+      return enqueue(false, (e) => e.quota());
+    case "createFolder":
+      return enqueue(true, (e) => e.createFolder(a[0] as string, (a[1] as never) ?? null));
+    case "renameFolder":
+      return enqueue(true, (e) => e.renameFolder(a[0] as string, a[1] as string));
+    case "deleteFolder":
+      return enqueue(true, (e) => e.deleteFolder(a[0] as string));
+    case "subscribe":
+      return enqueue(true, (e) => e.subscribe(a[0] as string, a[1] as boolean));
+    case "storeFlags":
+      return enqueue(true, (e) => e.storeFlags(a[0] as string, a[1] as never, a[2] as never));
+    case "copy":
+      return enqueue(true, (e) => e.copy(a[0] as string, a[1] as never, a[2] as string));
+    case "move":
+      return enqueue(true, (e) => e.copy(a[0] as string, a[1] as never, a[2] as string, true));
+    case "expunge":
+      return enqueue(true, (e) => e.expunge(a[0] as string, a[1] as never));
+    default:
+      throw new StoreError("invalid", "unknown operation");
+  }
+}
+
+port.on("message", (m: ToWorker) => {
+  if (m.t === "chunk") {
+    let s = streams.get(m.stream);
+    if (!s) streams.set(m.stream, (s = { parts: [], size: 0, tooBig: false }));
+    s.size += m.data.byteLength;
+    if (s.size > STORE_MAX_MESSAGE_BYTES) {
+      s.tooBig = true;
+      s.parts = [];
+    } else s.parts.push(m.data);
+    return;
+  }
+  try {
+    handle(m);
+  } catch (e) {
+    post({ t: "res", id: m.id, ok: false, error: errorOf(e) });
+  }
+});
