@@ -16,9 +16,9 @@
  *   matching boundary wins), the line break before it belongs to the
  *   delimiter, an outer boundary closes every inner multipart, and a
  *   multipart that is never closed ends where its parent does.
- * - Bounded: at most MIME_MAX_DEPTH levels and MIME_MAX_PARTS parts; deeper
- *   or later structure is kept as opaque body bytes. Never throws on any
- *   input.
+ * - Bounded: at most MIME_MAX_DEPTH levels and MIME_MAX_PARTS parts (tree
+ *   nodes, encapsulated messages included); deeper or later structure is kept
+ *   as opaque body bytes. Never throws on any input.
  * - Message/rfc822 nodes have exactly one child, the encapsulated message,
  *   which carries the same IMAP `path` as its container (its header is
  *   `BODY[path.HEADER]`).
@@ -143,7 +143,6 @@ function languageList(value: string): string[] | null {
 
 function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], defaultDigest: boolean): EntityData {
   ctx.parts++;
-  if (ctx.parts >= MIME_MAX_PARTS) ctx.exhausted = true;
   const { buf } = ctx;
   const header = scanHeader(buf, start, ctx.end, (s, e) => matchBoundary(ctx, s, e) !== null);
   const fields = header.fields;
@@ -237,6 +236,13 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
         segmentStart = lineEnd;
         continue;
       }
+      if (ctx.parts >= MIME_MAX_PARTS) {
+        // Part budget spent: from here on nothing is a delimiter, and the rest
+        // of the message stays opaque body bytes of the enclosing parts.
+        ctx.exhausted = true;
+        p = lineEnd;
+        continue;
+      }
       const child = parseEntity(ctx, lineEnd, depth + 1, [...path, node.children.length + 1], digest);
       node.children.push(child.node);
       childBs.push(child.bs);
@@ -245,7 +251,7 @@ function parseEntity(ctx: Ctx, start: number, depth: number, path: number[], def
     if (!closed) ctx.stack.length = level;
     node.bodyEnd = bodyEndBefore(ctx, stop, segmentStart);
     bs.children = childBs;
-  } else if (typeLower === "message" && subLower === "rfc822" && depth < MIME_MAX_DEPTH) {
+  } else if (typeLower === "message" && subLower === "rfc822" && depth < MIME_MAX_DEPTH && ctx.parts < MIME_MAX_PARTS) {
     node.kind = "message";
     const child = parseEntity(ctx, bodyStart, depth + 1, path, false);
     node.children.push(child.node);
