@@ -11,7 +11,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./env.ts";
 import { handleError, handleNotFound } from "./errors.ts";
-import { createAdminApp } from "./nodes/routes.ts";
+import { createAccountsApp } from "./accounts/routes.ts";
+import { createAliasesApp } from "./aliases/routes.ts";
+import { createDomainsApp } from "./domains/routes.ts";
+import { createAdminApp } from "./admin/routes.ts";
+import { createMetaApp } from "./meta/routes.ts";
 import { createApiApp } from "./openapi.ts";
 
 export function createApp(): OpenAPIHono<AppEnv> {
@@ -20,6 +24,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.notFound(handleNotFound);
   app.get("/healthz", (c) => c.json({ ok: true }));
 
+  app.route("/v1", createMetaApp());
+  app.route("/v1", createAccountsApp());
+  app.route("/v1/domains", createDomainsApp());
+  app.route("/v1/domains", createAliasesApp());
   app.route("/v1/admin", createAdminApp());
 
   app.openAPIRegistry.registerComponent("securitySchemes", "accountToken", {
