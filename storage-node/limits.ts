@@ -66,6 +66,8 @@ export const IMAP_MAX_LINE_BYTES = 64 * 1024;
 export const IMAP_MAX_COMMAND_BYTES = 1024 * 1024;
 /** Largest message accepted by APPEND (advertised as APPENDLIMIT, RFC 7889). */
 export const IMAP_MAX_MESSAGE_BYTES = 50 * 1024 * 1024;
+/** Largest refused non-synchronizing literal whose bytes are read and dropped; beyond it the connection closes. */
+export const IMAP_MAX_DISCARD_BYTES = 64 * 1024 * 1024;
 /** Most messages in one MULTIAPPEND command (RFC 3502). */
 export const IMAP_MAX_APPEND_MESSAGES = 1000;
 /** Consecutive malformed commands before the server says BYE. */

@@ -10,6 +10,7 @@ export interface ImapLimits {
   maxCommandBytes: number;
   maxMessageBytes: number;
   maxAppendMessages: number;
+  maxDiscardBytes: number;
   maxBadCommands: number;
   preauthTimeoutMs: number;
   authTimeoutMs: number;
@@ -28,6 +29,7 @@ export const DEFAULT_IMAP_LIMITS: ImapLimits = {
   maxCommandBytes: limits.IMAP_MAX_COMMAND_BYTES,
   maxMessageBytes: limits.IMAP_MAX_MESSAGE_BYTES,
   maxAppendMessages: limits.IMAP_MAX_APPEND_MESSAGES,
+  maxDiscardBytes: limits.IMAP_MAX_DISCARD_BYTES,
   maxBadCommands: limits.IMAP_MAX_BAD_COMMANDS,
   preauthTimeoutMs: limits.IMAP_PREAUTH_TIMEOUT_MS,
   authTimeoutMs: limits.IMAP_AUTH_TIMEOUT_MS,

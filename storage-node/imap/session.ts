@@ -227,7 +227,7 @@ export class Session {
       text = error.message;
       if (!error.literal.sync) {
         // LITERAL+: the bytes are already on their way; read and drop them (RFC 7888 §4).
-        if (error.literal.size > this.limits.maxMessageBytes) skippable = false;
+        if (error.literal.size > this.limits.maxDiscardBytes) skippable = false;
         else {
           await this.reader.discard(error.literal.size);
           await cursor.continueLine().catch(() => undefined);
@@ -246,7 +246,7 @@ export class Session {
       code = "SERVERBUG";
       text = "Internal error.";
     }
-    if (skippable) skippable = await cursor.skipRest(this.limits.maxMessageBytes);
+    if (skippable) skippable = await cursor.skipRest(this.limits.maxDiscardBytes);
     this.out.tagged(tag, status, code, text.endsWith(".") ? text : `${text}.`);
     if (!skippable) {
       await this.bye("Cannot recover from invalid input.");

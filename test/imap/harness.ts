@@ -175,7 +175,7 @@ export class WireClient {
     for (;;) {
       const lf = this.buffer.indexOf("\r\n", scanFrom);
       if (lf >= 0) {
-        const head = this.buffer.subarray(0, lf).toString("latin1");
+        const head = this.buffer.subarray(0, lf).toString("utf8");
         const literal = /~?\{(\d+)\}$/.exec(head);
         if (literal) {
           const end = lf + 2 + Number(literal[1]);

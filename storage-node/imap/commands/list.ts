@@ -13,7 +13,7 @@ import type { Session } from "../session.ts";
 import { storeCall } from "../store-error-codes.ts";
 import { ParseError } from "../wire/command-cursor.ts";
 import { encodeMailboxName } from "../wire/mailbox-name.ts";
-import { encodeString } from "../wire/response-writer.ts";
+import { encodeAstring } from "../wire/response-writer.ts";
 import { readListPattern } from "./mailbox-argument.ts";
 import { readStatusItems, writeStatus, type StatusItem } from "./status-items.ts";
 
@@ -156,12 +156,12 @@ async function executeList(session: Session, args: ListArgs): Promise<void> {
       if (!(args.recursiveMatch && entry.childSubscribed)) continue;
       extended.push('("CHILDINFO" ("SUBSCRIBED"))');
     }
-    if (args.selectSpecialUse && !folder?.specialUse) continue;
+    if (args.selectSpecialUse && (!folder?.specialUse || folder.specialUse === "\\Inbox")) continue;
     if (!folder) attributes.push(args.lsub ? "\\Noselect" : "\\NonExistent");
     if (!args.lsub) attributes.push(entry.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
     if (folder?.subscribed && !args.lsub && (args.selectSubscribed || args.returnSubscribed)) attributes.push("\\Subscribed");
     if (folder?.specialUse && folder.specialUse !== "\\Inbox" && !args.lsub) attributes.push(folder.specialUse);
-    const wireName = encodeString(encodeMailboxName(name, session.utf8), { utf8: session.utf8 });
+    const wireName = encodeAstring(encodeMailboxName(name, session.utf8), { utf8: session.utf8 });
     out.untagged(`${command} (${attributes.join(" ")}) "/" `, wireName, extended.length > 0 ? ` ${extended.join(" ")}` : "");
     if (args.returnStatus && folder) {
       const status = await storeCall(() => mailbox.status(name));
