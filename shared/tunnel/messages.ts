@@ -65,6 +65,9 @@ export const NodeToEdgeMethods = {
 export const EdgeToNodeMethods = {
   "node.ping": z.object({}).strict(),
   "node.status": z.object({}).strict(),
+  // Acknowledged invalidation: when the edge's API call returns, every connected
+  // node has dropped what it cached for the address (a revoked password is dead).
+  "address.changed": AddressParamsSchema,
 } as const;
 
 export interface NodeStatusData {
@@ -80,6 +83,7 @@ export interface TunnelMethods {
   "alias.resolve": { params: { address: string }; result: AliasRouteData | null };
   "node.ping": { params: Record<string, never>; result: { pong: true; time: number } };
   "node.status": { params: Record<string, never>; result: NodeStatusData };
+  "address.changed": { params: { address: string }; result: { invalidated: true } };
 }
 
 export type TunnelMethodName = keyof TunnelMethods;

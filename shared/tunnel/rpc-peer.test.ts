@@ -5,17 +5,17 @@ import { RpcError, RpcPeer } from "./rpc-peer.ts";
 /** Two peers wired back to back through an in-memory "socket". */
 function pair(options: { dropFromA?: boolean; handlerB?: () => never } = {}) {
   const pushes: unknown[] = [];
-  let b: RpcPeer;
+  const peers: { b?: RpcPeer } = {};
   const a = new RpcPeer({
     send: (text) => {
-      if (!options.dropFromA) queueMicrotask(() => void b.receive(text));
+      if (!options.dropFromA) queueMicrotask(() => void peers.b?.receive(text));
     },
     schemas: EdgeToNodeMethods,
     handlers: { "node.ping": () => ({ pong: true, time: 1 }) },
     timeoutMs: 50,
     idPrefix: "a",
   });
-  b = new RpcPeer({
+  const b = new RpcPeer({
     send: (text) => queueMicrotask(() => void a.receive(text)),
     schemas: NodeToEdgeMethods,
     handlers: {
@@ -28,6 +28,7 @@ function pair(options: { dropFromA?: boolean; handlerB?: () => never } = {}) {
     onPush: (frame) => pushes.push(frame),
     idPrefix: "b",
   });
+  peers.b = b;
   return { a, b, pushes };
 }
 

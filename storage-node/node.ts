@@ -1,0 +1,129 @@
+/**
+ * One storage node: the tunnel to the edge, the credential cache, the mailbox
+ * store and the protocol servers, started and stopped together.
+ *
+ * Shutdown order (SIGTERM/SIGINT): stop accepting connections, let in-flight
+ * commands finish and sessions say BYE, close the mailbox store (every
+ * database closed cleanly, WAL checkpointed), then drop the tunnel.
+ */
+import { mkdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { EdgeAuthenticator } from "./auth/edge-authenticator.ts";
+import { CredentialCache, EdgeUnavailableError } from "./auth/credential-cache.ts";
+import type { Authenticator } from "./auth/types.ts";
+import { createImapServer, type ImapServer } from "./imap/server.ts";
+import type { Logger } from "./log.ts";
+import type { NodeSettings } from "./settings.ts";
+import { createSqliteStore } from "./store/sqlite-store.ts";
+import type { MailStore } from "./store/types.ts";
+import { ensureSelfSignedCertificate } from "./tls/self-signed.ts";
+import { TunnelClient } from "./tunnel/tunnel-client.ts";
+import { startInbound, type InboundServices } from "./inbound.ts";
+import { NODE_VERSION } from "./version.ts";
+
+export interface RunningNode {
+  settings: NodeSettings;
+  tunnel: TunnelClient;
+  cache: CredentialCache;
+  authenticator: Authenticator;
+  store: MailStore;
+  listeners: { name: string; port: number }[];
+  close(): Promise<void>;
+}
+
+async function loadTls(settings: NodeSettings): Promise<{ key: string; cert: string }> {
+  if (settings.tlsKeyPath && settings.tlsCertPath) {
+    return { key: await readFile(settings.tlsKeyPath, "utf8"), cert: await readFile(settings.tlsCertPath, "utf8") };
+  }
+  return ensureSelfSignedCertificate(path.join(settings.dataDir, "tls"), settings.hostname);
+}
+
+export async function startNode(settings: NodeSettings, logger: Logger): Promise<RunningNode> {
+  const startedAt = Date.now();
+  await mkdir(settings.dataDir, { recursive: true, mode: 0o700 });
+  const listeners: { name: string; port: number }[] = [];
+
+  const tunnel = new TunnelClient({
+    edgeUrl: settings.edgeUrl,
+    nodeId: settings.nodeId,
+    nodeSecretKey: settings.nodeSecretKey,
+    logger,
+    handlers: {
+      "node.ping": () => ({ pong: true, time: Date.now() }),
+      "address.changed": ({ address }) => {
+        cache.invalidate(address);
+        inbound?.onAddressChanged(address);
+        return { invalidated: true };
+      },
+      "node.status": () => ({
+        nodeId: settings.nodeId,
+        version: NODE_VERSION,
+        uptimeSeconds: Math.round((Date.now() - startedAt) / 1000),
+        listeners,
+      }),
+    },
+    onPush: (event, data) => {
+      if (event === "address.changed") {
+        cache.invalidate(data.address);
+        inbound?.onAddressChanged(data.address);
+      }
+    },
+  });
+
+  const cache = new CredentialCache(async (address) => {
+    const result = await tunnel.call("credentials.lookup", { address });
+    if (!result.ok) throw new EdgeUnavailableError(`credential look-up failed: ${result.error.code}`);
+    return result.value;
+  }, settings.credentialCacheMs);
+  // Whatever was cached while the tunnel was down may have missed pushes.
+  tunnel.on("connected", () => cache.clear());
+
+  const baseStore = createSqliteStore({ dataDir: path.join(settings.dataDir, "mailboxes") });
+  const tls = await loadTls(settings);
+  let inbound: InboundServices | null = null;
+  inbound = await startInbound({ settings, logger: logger.child({ service: "inbound" }), tunnel, cache, store: baseStore, tls, listeners });
+  const store = inbound.store;
+  const authenticator = new EdgeAuthenticator({
+    cache,
+    logger: logger.child({ service: "auth" }),
+    failureDelayMs: settings.authFailureDelayMs,
+    onSuccess: (auth) => inbound?.onLogin(auth),
+  });
+
+  const imap: ImapServer = createImapServer({
+    store,
+    authenticator,
+    logger: logger.child({ service: "imap" }),
+    tls,
+    loginDisabledOnPlaintext: settings.loginDisabledOnPlaintext,
+    hostname: settings.hostname,
+  });
+  const imapPlain = await imap.listen({ port: settings.imapPort, host: settings.host });
+  listeners.push({ name: "imap", port: imapPlain.port });
+  const imapTls = await imap.listen({ port: settings.imapTlsPort, host: settings.host, implicitTls: true });
+  listeners.push({ name: "imaps", port: imapTls.port });
+
+  tunnel.start();
+  logger.info({ listeners }, "storage node started");
+
+  let closing: Promise<void> | null = null;
+  return {
+    settings,
+    tunnel,
+    cache,
+    authenticator,
+    store,
+    listeners,
+    close() {
+      closing ??= (async () => {
+        logger.info("storage node stopping");
+        await imap.close();
+        await inbound?.close();
+        await store.close();
+        await tunnel.close();
+        logger.info("storage node stopped");
+      })();
+      return closing;
+    },
+  };
+}

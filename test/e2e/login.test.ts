@@ -1,0 +1,97 @@
+/**
+ * The spine end to end: an alias made through the real API, a password
+ * generated there, and IMAP LOGIN on a real storage-node process that checks
+ * it against the edge's credential record over the tunnel.
+ */
+import { execFile } from "node:child_process";
+import { readdir } from "node:fs/promises";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
+import { startEdge, type EdgeHandle } from "../support/edge.ts";
+import { openImapWire } from "../support/imap-wire.ts";
+import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
+
+const run = promisify(execFile);
+const FAILED = "NO [AUTHENTICATIONFAILED] Authentication failed.";
+
+describe("IMAP login through the edge's credentials", () => {
+  let edge: EdgeHandle;
+  let node: NodeProcessHandle;
+  let mailbox: TestMailboxData;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    const keys = await registerTestNode(edge);
+    node = await startNodeProcess({ edgeUrl: edge.url, nodeId: keys.nodeId, secretKey: keys.secretKey });
+    mailbox = await createTestMailbox(edge, "alice");
+    // The node dials the edge in the background; wait until the tunnel is up.
+    await eventually(() => node.logs.some((l) => l.msg === "tunnel connected"), 20_000, "the tunnel");
+  });
+
+  afterAll(async () => {
+    await node?.kill();
+    await edge?.stop();
+  });
+
+  it("logs in with curl using the generated password", async () => {
+    const { stdout } = await run("curl", ["-sS", "--max-time", "20", `imap://127.0.0.1:${node.imapPort}/`, "--user", `${mailbox.address}:${mailbox.password}`]);
+    expect(stdout).toMatch(/INBOX/);
+  });
+
+  it("fails wrong, unknown and revoked passwords the same way", async () => {
+    const wire = await openImapWire(node.imapPort);
+    try {
+      expect(wire.greeting).toMatch(/^\* OK/);
+      const wrong = await wire.command(`LOGIN ${mailbox.address} "not-the-password"`);
+      const unknown = await wire.command(`LOGIN nobody@${mailbox.domain} "${mailbox.password}"`);
+      expect(wrong.status).toBe(FAILED);
+      expect(unknown.status).toBe(FAILED);
+    } finally {
+      wire.close();
+    }
+
+    const second = await mailbox.api.generatePassword(mailbox.address, "phone", mailbox.password);
+    const wire2 = await openImapWire(node.imapPort);
+    try {
+      // A new password works at once: the edge's change was acknowledged by the node.
+      expect((await wire2.command(`LOGIN ${mailbox.address} "${second.password}"`)).status).toMatch(/^OK/);
+    } finally {
+      wire2.close();
+    }
+    await mailbox.api.revokePassword(mailbox.address, second.id);
+    const wire3 = await openImapWire(node.imapPort);
+    try {
+      // The revocation push reaches the node at once; no cache wait is needed.
+      expect((await wire3.command(`LOGIN ${mailbox.address} "${second.password}"`)).status).toBe(FAILED);
+      expect((await wire3.command(`LOGIN ${mailbox.address} "${mailbox.password}"`)).status).toMatch(/^OK/);
+    } finally {
+      wire3.close();
+    }
+  });
+
+  it("accepts AUTHENTICATE PLAIN with an initial response", async () => {
+    const wire = await openImapWire(node.imapPort);
+    try {
+      const token = Buffer.from(`\0${mailbox.address}\0${mailbox.password}`).toString("base64");
+      expect((await wire.command(`AUTHENTICATE PLAIN ${token}`)).status).toMatch(/^OK/);
+      expect((await wire.command("LOGOUT")).status).toMatch(/^OK/);
+    } finally {
+      wire.close();
+    }
+  });
+
+  it("names mailbox files by random id and never logs secrets or addresses", async () => {
+    const files = await readdir(`${node.dataDir}/mailboxes`).catch(() => [] as string[]);
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) expect(file).not.toContain("alice");
+    const output = node.output();
+    expect(output).not.toContain(mailbox.password);
+    expect(output).not.toContain(mailbox.address);
+    expect(output).toContain("login failed");
+  });
+
+  it("shuts down gracefully on SIGTERM", async () => {
+    expect(await node.stop()).toBe(0);
+  });
+});

@@ -1,0 +1,91 @@
+/**
+ * `npm start` as a new user runs it: wrangler dev + a storage node + demo data,
+ * then an IMAP login with the printed demo password; then stopped with Ctrl-C
+ * (SIGINT) and started again over the same state, which must just work.
+ * Runs in its own state folders and ports so it never touches a developer's.
+ */
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/edge.ts";
+
+const run = promisify(execFile);
+const root = fileURLToPath(new URL("../..", import.meta.url));
+
+interface DemoFile {
+  edgeUrl: string;
+  apiToken: string;
+  address: string;
+  password: string;
+  imap: { host: string; port: number; tlsPort: number };
+  pop3: { host: string; port: number; tlsPort: number };
+  smtp: { host: string; mxPort: number; submissionPort: number; submissionTlsPort: number };
+}
+
+async function startStack(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "scripts", "start.ts")], {
+    cwd: root,
+    env: { ...process.env, ...env, SEALBOX_QUIET: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        output += line + "\n";
+        if (line.includes('"event":"sealbox-ready"')) resolve();
+      });
+    }
+    void exited.then((code) => reject(new Error(`npm start exited early (${code})`)));
+  });
+  return { child, output: () => output, exited };
+}
+
+describe("npm start", () => {
+  let dir = "";
+  let current: ChildProcess | null = null;
+
+  afterAll(async () => {
+    if (current && current.exitCode === null) current.kill("SIGKILL");
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("brings up edge, node and demo data, and can be stopped and started again", async () => {
+    dir = await mkdtemp(path.join(tmpdir(), "sealbox-start-"));
+    const env = {
+      SEALBOX_STATE_DIR: path.join(dir, "state"),
+      SEALBOX_WRANGLER_PERSIST: path.join(dir, "wrangler"),
+      SEALBOX_EDGE_PORT: String(await freePort()),
+      SEALBOX_IMAP_PORT: String(await freePort()),
+      SEALBOX_IMAPS_PORT: String(await freePort()),
+      SEALBOX_MX_PORT: String(await freePort()),
+    };
+
+    const first = await startStack(env);
+    current = first.child;
+    const demo = JSON.parse(await readFile(path.join(env.SEALBOX_STATE_DIR, "demo.json"), "utf8")) as DemoFile;
+    expect(Object.keys(demo).sort()).toEqual(["address", "apiToken", "edgeUrl", "imap", "password", "pop3", "smtp"]);
+    expect(demo.address).toBe("demo@example.test");
+    expect(demo.imap.port).toBe(Number(env.SEALBOX_IMAP_PORT));
+    const login = await run("curl", ["-sS", "--max-time", "20", `imap://127.0.0.1:${demo.imap.port}/`, "--user", `${demo.address}:${demo.password}`]);
+    expect(login.stdout).toMatch(/INBOX/);
+
+    first.child.kill("SIGINT");
+    expect(await first.exited).toBe(0);
+
+    const second = await startStack(env);
+    current = second.child;
+    const again = JSON.parse(await readFile(path.join(env.SEALBOX_STATE_DIR, "demo.json"), "utf8")) as DemoFile;
+    expect(again.password).toBe(demo.password);
+    const relogin = await run("curl", ["-sS", "--max-time", "20", `imap://127.0.0.1:${again.imap.port}/`, "--user", `${again.address}:${again.password}`]);
+    expect(relogin.stdout).toMatch(/INBOX/);
+    second.child.kill("SIGINT");
+    expect(await second.exited).toBe(0);
+  });
+});
