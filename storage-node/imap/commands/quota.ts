@@ -6,7 +6,7 @@
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
 import { storeCall } from "../store-error-codes.ts";
-import { encodeString } from "../wire/response-writer.ts";
+import { encodeAstring } from "../wire/response-writer.ts";
 import { encodeMailboxName } from "../wire/mailbox-name.ts";
 import { readMailboxName } from "./mailbox-argument.ts";
 
@@ -49,7 +49,7 @@ export const getQuotaRootCommand = defineCommand<string>({
   async execute(session, _tag, name) {
     const mailbox = session.requireMailbox();
     await storeCall(() => mailbox.status(name));
-    session.out.untagged("QUOTAROOT ", encodeString(encodeMailboxName(name, session.utf8), { utf8: session.utf8 }), ' ""');
+    session.out.untagged("QUOTAROOT ", encodeAstring(encodeMailboxName(name, session.utf8), { utf8: session.utf8 }), ' ""');
     await writeQuota(session);
   },
 });

@@ -171,13 +171,13 @@ export class SearchParser {
 
   private async regex(): Promise<SearchKey> {
     const target = this.cursor.keyword("BODY, TEXT or HEADER");
+    if (target !== "BODY" && target !== "TEXT" && target !== "HEADER") throw new ParseError("XREGEX target must be BODY, TEXT or HEADER");
+    this.cursor.sp();
     let field: string | undefined;
     if (target === "HEADER") {
       field = (await this.cursor.astring({ maxBytes: 256 }, "a header field")).toString("latin1");
       this.cursor.sp();
-    } else if (target !== "BODY" && target !== "TEXT") {
-      throw new ParseError("XREGEX target must be BODY, TEXT or HEADER");
-    } else this.cursor.sp();
+    }
     if (target === "HEADER" && field === "") field = undefined;
     const raw = await this.string();
     let pattern = raw;

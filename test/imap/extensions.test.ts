@@ -1,0 +1,141 @@
+/**
+ * Extensions on the wire: ID, ENABLE, NAMESPACE, CONDSTORE, QRESYNC,
+ * ESEARCH/SEARCHRES, SORT, THREAD, QUOTA, the XREGEX search key, and the
+ * RFC 5032 OLDER/YOUNGER keys.
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { appendMessage, connectClient, message, startTestServer, type TestServer } from "./harness.ts";
+
+let server: TestServer;
+beforeEach(async () => {
+  server = await startTestServer();
+  server.auth.users.get(server.user.address)!.quotaBytes = 1024 * 1024;
+});
+afterEach(async () => {
+  await server.close();
+});
+
+describe("ID, ENABLE, NAMESPACE", () => {
+  it("answers ID, NAMESPACE and ENABLE", async () => {
+    const client = await connectClient(server);
+    expect((await client.command('ID ("name" "test" "version" NIL)')).lines).toEqual(['* ID ("name" "Sealbox" "vendor" "Sealbox")']);
+    expect((await client.command("ID NIL")).status).toBe("OK");
+    expect((await client.command("NAMESPACE")).lines).toEqual(['* NAMESPACE (("" "/")) NIL NIL']);
+    expect((await client.command("ENABLE CONDSTORE X-UNKNOWN")).lines).toEqual(["* ENABLED CONDSTORE"]);
+    expect((await client.command("ENABLE CONDSTORE")).lines).toEqual(["* ENABLED"]);
+    client.close();
+  });
+});
+
+describe("CONDSTORE (RFC 7162)", () => {
+  it("reports HIGHESTMODSEQ, MODSEQ, CHANGEDSINCE and UNCHANGEDSINCE/MODIFIED", async () => {
+    const client = await connectClient(server);
+    await appendMessage(client, "INBOX", message("a"));
+    await appendMessage(client, "INBOX", message("b"));
+    const select = await client.command("SELECT INBOX (CONDSTORE)");
+    const highest = Number(/HIGHESTMODSEQ (\d+)/.exec(select.lines.join("\n"))?.[1]);
+    expect(highest).toBeGreaterThan(0);
+    const store = await client.command("STORE 1 +FLAGS (\\Seen)");
+    const modseq = Number(/MODSEQ \((\d+)\)/.exec(store.lines[0])?.[1]);
+    expect(store.lines[0]).toBe(`* 1 FETCH (FLAGS (\\Seen) MODSEQ (${modseq}))`);
+    expect(modseq).toBeGreaterThan(highest);
+    const changed = await client.command(`FETCH 1:* (FLAGS) (CHANGEDSINCE ${highest})`);
+    expect(changed.lines).toEqual([`* 1 FETCH (FLAGS (\\Seen) MODSEQ (${modseq}))`]);
+    const conditional = await client.command(`STORE 1:2 (UNCHANGEDSINCE ${highest}) +FLAGS (\\Flagged)`);
+    expect(conditional.tagged).toMatch(/OK \[MODIFIED 1\]/);
+    expect(conditional.lines).toEqual([expect.stringMatching(/^\* 2 FETCH \(FLAGS \(\\Flagged\) MODSEQ \(\d+\)\)$/)]);
+    const search = await client.command(`SEARCH MODSEQ ${modseq}`);
+    expect(search.lines[0]).toMatch(/^\* SEARCH 1 2 \(MODSEQ \d+\)$/);
+    expect((await client.command("STATUS INBOX (HIGHESTMODSEQ)")).lines[0]).toMatch(/^\* STATUS INBOX \(HIGHESTMODSEQ \d+\)$/);
+    client.close();
+  });
+});
+
+describe("QRESYNC (RFC 7162 §3.2)", () => {
+  it("resynchronises on SELECT with VANISHED (EARLIER) and uses VANISHED for expunges", async () => {
+    const client = await connectClient(server);
+    for (const subject of ["a", "b", "c"]) await appendMessage(client, "INBOX", message(subject));
+    await client.command("ENABLE QRESYNC");
+    const select = await client.command("SELECT INBOX");
+    const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(select.lines.join("\n"))?.[1]);
+    const modseq = Number(/HIGHESTMODSEQ (\d+)/.exec(select.lines.join("\n"))?.[1]);
+    await client.command("STORE 2 +FLAGS.SILENT (\\Deleted)");
+    const expunge = await client.command("EXPUNGE");
+    expect(expunge.lines).toEqual(["* VANISHED 2"]);
+    expect((await client.command("STORE 2 +FLAGS.SILENT (\\Seen)")).status).toBe("OK"); // UID 3 is now number 2
+    await client.command("UNSELECT");
+    const resync = await client.command(`SELECT INBOX (QRESYNC (${uidValidity} ${modseq} 1:3))`);
+    expect(resync.lines).toContain("* VANISHED (EARLIER) 2");
+    expect(resync.lines).toContainEqual(expect.stringMatching(/^\* 2 FETCH \(UID 3 FLAGS \(\\Seen\) MODSEQ \(\d+\)\)$/));
+    const fetch = await client.command(`UID FETCH 1:* (FLAGS) (CHANGEDSINCE ${modseq} VANISHED)`);
+    expect(fetch.lines[0]).toBe("* VANISHED (EARLIER) 2");
+    client.close();
+  });
+});
+
+describe("ESEARCH and SEARCHRES", () => {
+  it("saves a result with RETURN (SAVE) and uses it as $", async () => {
+    const client = await connectClient(server);
+    for (const subject of ["red", "green", "red again"]) await appendMessage(client, "INBOX", message(subject));
+    await client.command("SELECT INBOX");
+    expect((await client.command("UID SEARCH RETURN (SAVE) SUBJECT red")).lines).toEqual([]);
+    expect((await client.command("FETCH $ (UID)")).lines).toEqual(["* 1 FETCH (UID 1)", "* 3 FETCH (UID 3)"]);
+    expect((await client.command("SEARCH $ SUBJECT again")).lines).toEqual(["* SEARCH 3"]);
+    expect((await client.command("SEARCH RETURN (COUNT) NOT $")).lines).toEqual([expect.stringMatching(/ COUNT 1$/)]);
+    client.close();
+  });
+});
+
+describe("SORT and THREAD (RFC 5256)", () => {
+  it("sorts by subject and size, and threads by references and subject", async () => {
+    const client = await connectClient(server);
+    await appendMessage(client, "INBOX", message("banana", "short\r\n"));
+    await appendMessage(client, "INBOX", message("Re: apple", "a longer body here\r\n", "In-Reply-To: <apple@example.test>\r\nReferences: <apple@example.test>\r\n"));
+    await appendMessage(client, "INBOX", message("apple", "mid body\r\n"));
+    await client.command("SELECT INBOX");
+    expect((await client.command("SORT (SUBJECT) UTF-8 ALL")).lines).toEqual(["* SORT 2 3 1"]);
+    expect((await client.command("SORT (REVERSE SIZE) UTF-8 ALL")).lines).toEqual(["* SORT 2 3 1"]);
+    expect((await client.command("UID SORT (ARRIVAL) UTF-8 SUBJECT apple")).lines).toEqual(["* SORT 2 3"]);
+    expect((await client.command("SORT (FROBNICATE) UTF-8 ALL")).status).toBe("BAD");
+    expect((await client.command("THREAD ORDEREDSUBJECT UTF-8 ALL")).lines).toEqual(["* THREAD (1)(2 3)"]);
+    expect((await client.command("THREAD REFERENCES UTF-8 ALL")).lines).toEqual(["* THREAD (1)(3 2)"]);
+    client.close();
+  });
+});
+
+describe("QUOTA (RFC 9208)", () => {
+  it("reports the storage quota root and refuses SETQUOTA", async () => {
+    const client = await connectClient(server);
+    await appendMessage(client, "INBOX", message("q", "x".repeat(2000)));
+    const root = await client.command("GETQUOTAROOT INBOX");
+    expect(root.lines).toEqual(['* QUOTAROOT INBOX ""', '* QUOTA "" (STORAGE 3 1024)']);
+    expect((await client.command('GETQUOTA ""')).lines).toEqual(['* QUOTA "" (STORAGE 3 1024)']);
+    expect((await client.command('SETQUOTA "" (STORAGE 1)')).tagged).toMatch(/NO \[NOPERM\]/);
+    client.close();
+  });
+
+  it("answers OVERQUOTA when an APPEND does not fit", async () => {
+    server.auth.users.get(server.user.address)!.quotaBytes = 500;
+    const client = await connectClient(server);
+    const result = await appendMessage(client, "INBOX", message("big", "x".repeat(600)));
+    expect(result.tagged).toMatch(/NO \[OVERQUOTA\]/);
+    expect((await client.command("NOOP")).status).toBe("OK");
+    client.close();
+  });
+});
+
+describe("XREGEX search extension", () => {
+  it("matches body, text and header fields with flags, and refuses bad patterns", async () => {
+    const client = await connectClient(server);
+    await appendMessage(client, "INBOX", message("Invoice 2026-001", "Total: 42 EUR\r\n"));
+    await appendMessage(client, "INBOX", message("hello", "no numbers here\r\n"));
+    await client.command("SELECT INBOX");
+    expect((await client.command('SEARCH XREGEX BODY "[0-9]+ EUR"')).lines).toEqual(["* SEARCH 1"]);
+    expect((await client.command('SEARCH XREGEX HEADER Subject "/^invoice \\\\d{4}/i"')).lines).toEqual(["* SEARCH 1"]);
+    expect((await client.command('SEARCH XREGEX TEXT "/HELLO/i"')).lines).toEqual(["* SEARCH 2"]);
+    expect((await client.command('SEARCH NOT XREGEX BODY "EUR"')).lines).toEqual(["* SEARCH 2"]);
+    expect((await client.command('SEARCH XREGEX BODY "(a"')).status).not.toBe("OK");
+    expect((await client.command(`SEARCH XREGEX BODY "${"a".repeat(257)}"`)).tagged).toMatch(/BAD Regular expression too long/);
+    client.close();
+  });
+});
