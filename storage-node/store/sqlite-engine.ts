@@ -63,7 +63,7 @@ const RESERVED_BYTES_REQUIRED = 32;
 
 function compress(data: Uint8Array): { codec: number; data: Uint8Array } {
   if (data.byteLength < 64) return { codec: CODEC_NONE, data };
-  const z = deflateRawSync(data, { level: 6 });
+  const z = deflateRawSync(data, { level: 4 });
   return z.byteLength < data.byteLength ? { codec: CODEC_DEFLATE, data: z } : { codec: CODEC_NONE, data };
 }
 
@@ -577,6 +577,8 @@ export class SqliteMailboxEngine {
   }
 
   planFor(contentId: number, size: number, req: BodySectionRequest): SectionPlan {
+    // BODY[] needs no MIME tree: skip loading and decoding it.
+    if (req.part.length === 0 && req.specifier === "" && !req.binary) return { kind: "range", start: 0, end: size };
     return planSection(this.loadParsed(contentId).tree, size, req);
   }
 
@@ -674,12 +676,16 @@ export class SqliteMailboxEngine {
 
   // ---- search, sort, thread ------------------------------------------------
 
-  private searchRows(folder: string, criteria: SearchKey): (SortableMessage & { modseq: number; flags: string[]; contentId: number })[] {
+  private searchRows(folder: string, criteria: SearchKey, withFacts = true): (SortableMessage & { modseq: number; flags: string[]; contentId: number })[] {
     const f = this.folderRow(folder);
     const rows = this.st(
-      `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
+      withFacts
+        ? `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
               c.refs, c.sort_from, c.sort_to, c.sort_cc, c.display_from, c.display_to
-       FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`,
+           FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`
+        : `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, '' AS base_subject, 0 AS is_reply, NULL AS message_id,
+              NULL AS in_reply_to, '[]' AS refs, '' AS sort_from, '' AS sort_to, '' AS sort_cc, '' AS display_from, '' AS display_to
+           FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`,
     ).all(f.id) as (MessageRow & {
       sent_date: string | null;
       base_subject: string;
@@ -705,7 +711,7 @@ export class SqliteMailboxEngine {
       isReply: r.is_reply === 1,
       messageId: r.message_id,
       inReplyTo: r.in_reply_to,
-      references: JSON.parse(r.refs) as string[],
+      references: r.refs === "[]" ? [] : (JSON.parse(r.refs) as string[]),
       sortFrom: r.sort_from,
       sortTo: r.sort_to,
       sortCc: r.sort_cc,
@@ -758,7 +764,7 @@ export class SqliteMailboxEngine {
   }
 
   search(folder: string, criteria: SearchKey): number[] {
-    return this.searchRows(folder, criteria).map((m) => m.uid);
+    return this.searchRows(folder, criteria, false).map((m) => m.uid);
   }
 
   sort(folder: string, keys: SortKey[], criteria: SearchKey): number[] {
