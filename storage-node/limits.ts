@@ -127,6 +127,8 @@ export const TUNNEL_LIMITS = {
   /** Heartbeat interval, and how long past it silence means a dead link. */
   heartbeatMs: 15_000,
   heartbeatTimeoutMs: 10_000,
+  /** How long a starting node waits for its first tunnel connection before reporting ready anyway. */
+  startupWaitMs: 15_000,
 } as const;
 
 // ---- MX / spool / queues ------------------------------------------------------------

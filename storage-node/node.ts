@@ -20,6 +20,7 @@ import { ensureSelfSignedCertificate } from "./tls/self-signed.ts";
 import { TunnelClient } from "./tunnel/tunnel-client.ts";
 import { startInbound, type InboundServices } from "./inbound.ts";
 import { NODE_VERSION } from "./version.ts";
+import { TUNNEL_LIMITS } from "./limits.ts";
 
 export interface RunningNode {
   settings: NodeSettings;
@@ -104,6 +105,9 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
   listeners.push({ name: "imaps", port: imapTls.port });
 
   tunnel.start();
+  // Logins need the edge: report "started" once the tunnel is up, or after a
+  // grace period (the node keeps serving and keeps redialling either way).
+  await tunnel.waitConnected(TUNNEL_LIMITS.startupWaitMs).catch(() => logger.warn("the edge is not reachable yet; logins fail as temporary until it is"));
   logger.info({ listeners }, "storage node started");
 
   let closing: Promise<void> | null = null;

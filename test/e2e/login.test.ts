@@ -3,16 +3,14 @@
  * generated there, and IMAP LOGIN on a real storage-node process that checks
  * it against the edge's credential record over the tunnel.
  */
-import { execFile } from "node:child_process";
 import { readdir } from "node:fs/promises";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { openImapWire } from "../support/imap-wire.ts";
+import { curlImap } from "../support/curl.ts";
 import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
 
-const run = promisify(execFile);
 const FAILED = "NO [AUTHENTICATIONFAILED] Authentication failed.";
 
 describe("IMAP login through the edge's credentials", () => {
@@ -35,7 +33,8 @@ describe("IMAP login through the edge's credentials", () => {
   });
 
   it("logs in with curl using the generated password", async () => {
-    const { stdout } = await run("curl", ["-sS", "--max-time", "20", `imap://127.0.0.1:${node.imapPort}/`, "--user", `${mailbox.address}:${mailbox.password}`]);
+    const { stdout, stderr } = await curlImap(`imap://127.0.0.1:${node.imapPort}/`, mailbox.address, mailbox.password);
+    expect(stderr).toBe("");
     expect(stdout).toMatch(/INBOX/);
   });
 

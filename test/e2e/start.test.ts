@@ -4,17 +4,16 @@
  * (SIGINT) and started again over the same state, which must just work.
  * Runs in its own state folders and ports so it never touches a developer's.
  */
-import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/edge.ts";
+import { curlImap } from "../support/curl.ts";
 
-const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 interface DemoFile {
@@ -73,7 +72,8 @@ describe("npm start", () => {
     expect(Object.keys(demo).sort()).toEqual(["address", "apiToken", "edgeUrl", "imap", "password", "pop3", "smtp"]);
     expect(demo.address).toBe("demo@example.test");
     expect(demo.imap.port).toBe(Number(env.SEALBOX_IMAP_PORT));
-    const login = await run("curl", ["-sS", "--max-time", "20", `imap://127.0.0.1:${demo.imap.port}/`, "--user", `${demo.address}:${demo.password}`]);
+    const login = await curlImap(`imap://127.0.0.1:${demo.imap.port}/`, demo.address, demo.password);
+    expect(login.stderr).toBe("");
     expect(login.stdout).toMatch(/INBOX/);
 
     first.child.kill("SIGINT");
@@ -83,7 +83,8 @@ describe("npm start", () => {
     current = second.child;
     const again = JSON.parse(await readFile(path.join(env.SEALBOX_STATE_DIR, "demo.json"), "utf8")) as DemoFile;
     expect(again.password).toBe(demo.password);
-    const relogin = await run("curl", ["-sS", "--max-time", "20", `imap://127.0.0.1:${again.imap.port}/`, "--user", `${again.address}:${again.password}`]);
+    const relogin = await curlImap(`imap://127.0.0.1:${again.imap.port}/`, again.address, again.password);
+    expect(relogin.stderr).toBe("");
     expect(relogin.stdout).toMatch(/INBOX/);
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
