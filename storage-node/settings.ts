@@ -32,6 +32,25 @@ export interface NodeSettings {
   credentialCacheMs: number;
   /** Delay added to every failed login (ms). */
   authFailureDelayMs: number;
+  /** Raw 32-byte key of the spool database, base64. Empty = inbound mail (MX) disabled. Never stored beside the database. */
+  spoolKey: string;
+  /** DNS servers for SPF/DKIM/DMARC/ARC and MX look-ups, comma-separated "ip" or "ip:port"; empty = system resolver. */
+  dnsServers: string;
+  /** DNS-over-HTTPS endpoint (RFC 8484 JSON API) for MX look-ups; empty = use dnsServers / system DNS. */
+  dohUrl: string;
+  /** Static next hops for forwarding, "domain=host:port;*=host:port" ("*" matches every domain). */
+  staticRoutes: string;
+  /** Allow webhooks to private, loopback and link-local addresses (tests, closed networks). */
+  allowPrivateWebhooks: boolean;
+  /** Secret for SRS address hashes, base64; empty = derived from spoolKey. */
+  srsSecret: string;
+  /** DKIM selector and PEM private key file used to sign forwarded mail as the alias's domain; no key = no signature. */
+  dkimSelector: string;
+  dkimPrivateKeyPath: string | null;
+  /** First retry delay of the forwarding queue (doubles per attempt). RFC 5321 §4.5.4.1: at least 30 minutes. */
+  outboundRetryBaseMs: number;
+  /** First retry delay of the webhook queue (doubles per attempt). */
+  webhookRetryBaseMs: number;
 }
 
 interface SettingSpec {
@@ -60,6 +79,16 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "logLevel", env: "SEALBOX_LOG_LEVEL", kind: "string" },
   { key: "credentialCacheMs", env: "SEALBOX_CREDENTIAL_CACHE_MS", kind: "int" },
   { key: "authFailureDelayMs", env: "SEALBOX_AUTH_FAILURE_DELAY_MS", kind: "int" },
+  { key: "spoolKey", env: "SEALBOX_SPOOL_KEY", kind: "string" },
+  { key: "dnsServers", env: "SEALBOX_DNS_SERVERS", kind: "string" },
+  { key: "dohUrl", env: "SEALBOX_DOH_URL", kind: "string" },
+  { key: "staticRoutes", env: "SEALBOX_STATIC_ROUTES", kind: "string" },
+  { key: "allowPrivateWebhooks", env: "SEALBOX_ALLOW_PRIVATE_WEBHOOKS", kind: "bool" },
+  { key: "srsSecret", env: "SEALBOX_SRS_SECRET", kind: "string" },
+  { key: "dkimSelector", env: "SEALBOX_DKIM_SELECTOR", kind: "string" },
+  { key: "dkimPrivateKeyPath", env: "SEALBOX_DKIM_PRIVATE_KEY", kind: "nullable-string" },
+  { key: "outboundRetryBaseMs", env: "SEALBOX_OUTBOUND_RETRY_BASE_MS", kind: "int" },
+  { key: "webhookRetryBaseMs", env: "SEALBOX_WEBHOOK_RETRY_BASE_MS", kind: "int" },
 ];
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -82,6 +111,16 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   logLevel: "info",
   credentialCacheMs: 60_000,
   authFailureDelayMs: 1_000,
+  spoolKey: "",
+  dnsServers: "",
+  dohUrl: "",
+  staticRoutes: "",
+  allowPrivateWebhooks: false,
+  srsSecret: "",
+  dkimSelector: "sealbox",
+  dkimPrivateKeyPath: null,
+  outboundRetryBaseMs: 30 * 60_000,
+  webhookRetryBaseMs: 30_000,
 };
 
 export class SettingsError extends Error {
@@ -149,5 +188,10 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): NodeSettings
 
 /** Settings safe to log. */
 export function describeSettings(settings: NodeSettings): Record<string, unknown> {
-  return { ...settings, nodeSecretKey: "[redacted]" };
+  return {
+    ...settings,
+    nodeSecretKey: "[redacted]",
+    spoolKey: settings.spoolKey ? "[redacted]" : "",
+    srsSecret: settings.srsSecret ? "[redacted]" : "",
+  };
 }
