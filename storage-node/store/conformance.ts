@@ -10,7 +10,16 @@
 
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
+import {
+  REGEX_MAX_PATTERN_CHARS,
+  STORE_MAX_DEDUPE_KEY_CHARS,
+  STORE_MAX_FLAGS_PER_MESSAGE,
+  STORE_MAX_FOLDER_DEPTH,
+  STORE_MAX_FOLDER_NAME_CHARS,
+  STORE_MAX_KEYWORD_CHARS,
+  STORE_MAX_MESSAGE_BYTES,
+  STORE_MAX_SEARCH_VALUE_CHARS,
+} from "../limits.ts";
 import { StoreError, type Mailbox, type MailboxChangeEvent, type MailStore, type SearchKey, type StoreErrorKind } from "./types.ts";
 
 const enc = new TextEncoder();
@@ -695,6 +704,27 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect(await b.uids("INBOX")).toEqual([2]);
         await a.close();
         await b.close();
+      });
+
+      it("enforces name, flag, key and search limits at their edges", async () => {
+        const mb = await fresh();
+        await mb.createFolder("n".repeat(STORE_MAX_FOLDER_NAME_CHARS));
+        await expectStoreError(mb.createFolder("m".repeat(STORE_MAX_FOLDER_NAME_CHARS + 1)), "invalid");
+        await mb.createFolder(Array.from({ length: STORE_MAX_FOLDER_DEPTH }, () => "d").join("/"));
+        await expectStoreError(mb.createFolder(Array.from({ length: STORE_MAX_FOLDER_DEPTH + 1 }, () => "e").join("/")), "invalid");
+        await mb.append("INBOX", enc.encode(testMessage()));
+        await mb.storeFlags("INBOX", ALL_UIDS, { op: "add", flags: ["k".repeat(STORE_MAX_KEYWORD_CHARS)] });
+        await expectStoreError(mb.storeFlags("INBOX", ALL_UIDS, { op: "add", flags: ["k".repeat(STORE_MAX_KEYWORD_CHARS + 1)] }), "invalid");
+        const many = Array.from({ length: STORE_MAX_FLAGS_PER_MESSAGE }, (_, i) => `kw${i}`);
+        await mb.storeFlags("INBOX", ALL_UIDS, { op: "replace", flags: many });
+        await expectStoreError(mb.storeFlags("INBOX", ALL_UIDS, { op: "add", flags: ["one-more"] }), "invalid");
+        await mb.append("INBOX", enc.encode(testMessage()), { dedupeKey: "x".repeat(STORE_MAX_DEDUPE_KEY_CHARS) });
+        await expectStoreError(mb.append("INBOX", enc.encode(testMessage()), { dedupeKey: "y".repeat(STORE_MAX_DEDUPE_KEY_CHARS + 1) }), "invalid");
+        expect(await mb.search("INBOX", { type: "text", value: "v".repeat(STORE_MAX_SEARCH_VALUE_CHARS) })).toEqual([]);
+        await expectStoreError(mb.search("INBOX", { type: "text", value: "v".repeat(STORE_MAX_SEARCH_VALUE_CHARS + 1) }), "invalid");
+        expect(await mb.search("INBOX", { type: "regex", target: "body", pattern: "r".repeat(REGEX_MAX_PATTERN_CHARS) })).toEqual([]);
+        await expectStoreError(mb.search("INBOX", { type: "regex", target: "body", pattern: "r".repeat(REGEX_MAX_PATTERN_CHARS + 1) }), "invalid");
+        expect(await mb.uids("INBOX")).toEqual([1, 2]);
       });
 
       it("reports not-found for missing folders and messages", async () => {
