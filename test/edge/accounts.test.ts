@@ -26,7 +26,7 @@ async function login(body: unknown) {
   return api<{ apiToken: string } & ErrorBody>(edge, "POST", "/v1/auth/login", { body });
 }
 
-/** A code for a step other than those already used (each step is accepted once). */
+/** The code for the time step `stepOffset` steps from now. */
 function codeAt(secret: string, stepOffset: number): string {
   return totpCode(secret, Date.now() + stepOffset * 30_000);
 }
@@ -106,7 +106,7 @@ describe("accounts", () => {
     expect((await login({ email: ghost, password: "bad" })).status).toBe(429);
   });
 
-  it("enrols TOTP (pending until verified), then requires a code to log in, and disables with a code", async () => {
+  it("enrols TOTP (pending until verified), then requires a fresh code to log in", async () => {
     const account = await createAccount(edge);
     const token = account.apiToken;
 
@@ -127,7 +127,9 @@ describe("accounts", () => {
     expect(malformed.status).toBe(400);
     expect(malformed.body.error.code).toBe("invalid-request");
 
-    const verified = await api(edge, "POST", "/v1/account/totp/verify", { token, body: { code: codeAt(secret, -1) } });
+    // Codes are chosen so that a 30 s step boundary passing mid-test cannot change the outcome:
+    // the server accepts one step either side of its clock and never a step twice.
+    const verified = await api(edge, "POST", "/v1/account/totp/verify", { token, body: { code: codeAt(secret, 0) } });
     expect(verified.status).toBe(200);
     expect((await api<AccountBody>(edge, "GET", "/v1/account", { token })).body.totpEnabled).toBe(true);
     expect((await api<ErrorBody>(edge, "POST", "/v1/account/totp", { token })).status).toBe(409);
@@ -138,21 +140,37 @@ describe("accounts", () => {
     const wrongCode = await login({ email: account.email, password: account.password, totpCode: codeAt(secret, 10) });
     expect(wrongCode.status).toBe(401);
     expect(wrongCode.body.error.code).toBe("invalid-credentials");
-    // A wrong password with a right code is still refused, and says nothing about the code.
-    const wrongPassword = await login({ email: account.email, password: "bad", totpCode: codeAt(secret, 0) });
+    // A wrong password with a right code is refused, and says nothing about the code.
+    const wrongPassword = await login({ email: account.email, password: "bad", totpCode: codeAt(secret, 1) });
     expect(wrongPassword.status).toBe(401);
     expect(wrongPassword.body.error.code).toBe("invalid-credentials");
 
-    const ok = await login({ email: account.email, password: account.password, totpCode: codeAt(secret, 0) });
+    const nextCode = codeAt(secret, 1);
+    const ok = await login({ email: account.email, password: account.password, totpCode: nextCode });
     expect(ok.status).toBe(200);
-    // The same code is not accepted twice, nor a code for an earlier step.
+    // The same code is not accepted twice, nor the code of the step used to enrol.
+    const replayed = await login({ email: account.email, password: account.password, totpCode: nextCode });
+    expect(replayed.status).toBe(401);
+    expect(replayed.body.error.code).toBe("invalid-credentials");
     expect((await login({ email: account.email, password: account.password, totpCode: codeAt(secret, 0) })).status).toBe(401);
-    expect((await login({ email: account.email, password: account.password, totpCode: codeAt(secret, -1) })).status).toBe(401);
+  });
+
+  it("disables TOTP only with a valid code", async () => {
+    const account = await createAccount(edge);
+    const token = account.apiToken;
+    const secret = (await api<{ secret: string }>(edge, "POST", "/v1/account/totp", { token })).body.secret;
+    expect((await api(edge, "POST", "/v1/account/totp/verify", { token, body: { code: codeAt(secret, 0) } })).status).toBe(200);
 
     const disableBad = await api<ErrorBody>(edge, "DELETE", "/v1/account/totp", { token, body: { code: codeAt(secret, 10) } });
     expect(disableBad.status).toBe(400);
+    expect(disableBad.body.error.code).toBe("invalid-totp-code");
+    const noCode = await api<ErrorBody>(edge, "DELETE", "/v1/account/totp", { token, body: {} });
+    expect(noCode.status).toBe(400);
+    expect((await login({ email: account.email, password: account.password })).body.error.code).toBe("totp-required");
+
     const disabled = await api(edge, "DELETE", "/v1/account/totp", { token, body: { code: codeAt(secret, 1) } });
     expect(disabled.status).toBe(200);
+    expect((await api<AccountBody>(edge, "GET", "/v1/account", { token })).body.totpEnabled).toBe(false);
     expect((await login({ email: account.email, password: account.password })).status).toBe(200);
     const notEnabled = await api<ErrorBody>(edge, "DELETE", "/v1/account/totp", { token, body: { code: codeAt(secret, 1) } });
     expect(notEnabled.status).toBe(409);

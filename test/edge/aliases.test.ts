@@ -118,6 +118,16 @@ describe("aliases", () => {
       { id: kept.id, url: kept.url, signingKey: kept.signingKey },
     ]);
 
+    // The list carries each alias's own destinations.
+    const listed = await api<{ aliases: AliasBody[] }>(edge, "GET", aliasesPath(), { token: alice.apiToken });
+    const byAddress = new Map(listed.body.aliases.map((a) => [a.address, a]));
+    expect(byAddress.get(`sales@${domain}`)?.forwardTo).toEqual(["x@y.example"]);
+    expect(byAddress.get(`sales@${domain}`)?.webhooks).toEqual([
+      { id: fresh.id, url: fresh.url },
+      { id: kept.id, url: kept.url },
+    ]);
+    expect(byAddress.get(`info@${domain}`)?.forwardTo).toEqual(["Someone@elsewhere.example", "b.c+tag@other.example"]);
+
     const cleared = await api<ErrorBody>(edge, "PATCH", `${aliasesPath()}/sales`, {
       token: alice.apiToken,
       body: { webhooks: [], forwardTo: [] },

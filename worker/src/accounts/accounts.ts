@@ -53,6 +53,9 @@ interface AccountRow {
   created_at: string;
 }
 
+/** Compared against when the login name is unknown; no password hashes to it. */
+const UNKNOWN_ACCOUNT_HASH = { salt: "00".repeat(16), hash: "00".repeat(32) };
+
 export async function createAccount(db: D1Database, options: CreateAccountOptions): Promise<CreatedAccountData> {
   const email = options.email.toLowerCase();
   const password = generatePassword();
@@ -86,8 +89,9 @@ export async function login(db: D1Database, options: LoginOptions, now: number =
   await assertNotThrottled(db, key, now);
 
   const row = await db.prepare("SELECT * FROM accounts WHERE email = ?").bind(email).first<AccountRow>();
-  const passwordOk =
-    row !== null && verifyAccountPassword({ salt: row.password_salt, hash: row.password_hash }, options.password);
+  // An unknown name still costs one hash, so timing does not tell it from a wrong password.
+  const stored = row === null ? UNKNOWN_ACCOUNT_HASH : { salt: row.password_salt, hash: row.password_hash };
+  const passwordOk = verifyAccountPassword(stored, options.password) && row !== null;
   if (row === null || !passwordOk) {
     await recordFailure(db, key, now);
     throw new ApiError(401, "invalid-credentials", "Invalid e-mail, password or code");

@@ -235,11 +235,20 @@ async function readAlias(db: D1Database, aliasId: string, address: string): Prom
   ]);
   const row = (aliasResult.results as AliasRow[])[0];
   if (row === undefined) throw aliasNotFound();
+  return toAliasData(
+    row,
+    address,
+    (forwardResult.results as { address: string }[]).map((forward) => forward.address),
+    (webhookResult.results as { id: string; url: string }[]).map((hook) => ({ id: hook.id, url: hook.url })),
+  );
+}
+
+function toAliasData(row: AliasRow, address: string, forwardTo: string[], webhooks: WebhookData[]): AliasData {
   return {
     address,
     localPart: row.local_part,
-    forwardTo: (forwardResult.results as { address: string }[]).map((forward) => forward.address),
-    webhooks: (webhookResult.results as { id: string; url: string }[]).map((hook) => ({ id: hook.id, url: hook.url })),
+    forwardTo,
+    webhooks,
     imap: row.imap === 1,
     quotaBytes: row.quota_bytes,
     mailboxId: row.mailbox_id,
@@ -256,13 +265,38 @@ export async function getAlias(db: D1Database, accountId: string, domainName: st
 
 export async function listAliases(db: D1Database, accountId: string, domainName: string): Promise<AliasData[]> {
   const domain = await requireOwnedDomain(db, accountId, domainName);
-  const { results } = await db
-    .prepare("SELECT id, local_part FROM aliases WHERE domain_id = ? ORDER BY local_part")
-    .bind(domain.id)
-    .all<{ id: string; local_part: string }>();
-  const out: AliasData[] = [];
-  for (const row of results) out.push(await readAlias(db, row.id, `${row.local_part}@${domain.name}`));
-  return out;
+  // Three queries for the whole domain, not three per alias.
+  const [aliasResult, forwardResult, webhookResult] = await db.batch([
+    db
+      .prepare(
+        `SELECT a.*, (SELECT COUNT(*) FROM alias_passwords p WHERE p.alias_id = a.id AND p.revoked_at IS NULL) AS password_count
+           FROM aliases a WHERE a.domain_id = ? ORDER BY a.local_part`,
+      )
+      .bind(domain.id),
+    db
+      .prepare(
+        `SELECT f.alias_id, f.address FROM alias_forwards f JOIN aliases a ON a.id = f.alias_id
+          WHERE a.domain_id = ? ORDER BY f.alias_id, f.position`,
+      )
+      .bind(domain.id),
+    db
+      .prepare(
+        `SELECT w.alias_id, w.id, w.url FROM alias_webhooks w JOIN aliases a ON a.id = w.alias_id
+          WHERE a.domain_id = ? ORDER BY w.alias_id, w.position`,
+      )
+      .bind(domain.id),
+  ]);
+  const forwards = new Map<string, string[]>();
+  for (const row of forwardResult.results as { alias_id: string; address: string }[]) {
+    forwards.set(row.alias_id, [...(forwards.get(row.alias_id) ?? []), row.address]);
+  }
+  const webhooks = new Map<string, WebhookData[]>();
+  for (const row of webhookResult.results as { alias_id: string; id: string; url: string }[]) {
+    webhooks.set(row.alias_id, [...(webhooks.get(row.alias_id) ?? []), { id: row.id, url: row.url }]);
+  }
+  return (aliasResult.results as AliasRow[]).map((row) =>
+    toAliasData(row, `${row.local_part}@${domain.name}`, forwards.get(row.id) ?? [], webhooks.get(row.id) ?? []),
+  );
 }
 
 /**
