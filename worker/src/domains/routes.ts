@@ -58,7 +58,7 @@ export function createDomainsApp() {
   app.openapi(getDomainRoute, async (c) => c.json(await getDomain(c.env.DB, c.var.accountId, c.req.valid("param").domain), 200));
   app.openapi(deleteDomainRoute, async (c) => {
     const removed = await deleteDomain(c.env.DB, c.var.accountId, c.req.valid("param").domain);
-    for (const address of removed) await notifyAddressChanged(c.env, address);
+    await Promise.all(removed.map((address) => notifyAddressChanged(c.env, address)));
     return c.body(null, 204);
   });
   return app;
