@@ -55,6 +55,8 @@ export interface CommandEntry {
   usesSequenceNumbers: boolean;
   breaksSequenceNumbers: boolean;
   run(session: Session, tag: string, cursor: CommandCursor): Promise<CommandResult | void>;
+  /** Parses the arguments only (the parser fuzz test drives this). */
+  parseOnly(session: Session, cursor: CommandCursor): Promise<unknown>;
 }
 
 export function defineCommand<Args>(spec: CommandSpec<Args>): CommandEntry {
@@ -67,6 +69,7 @@ export function defineCommand<Args>(spec: CommandSpec<Args>): CommandEntry {
       const args = await spec.parse(cursor, session);
       return spec.execute(session, tag, args);
     },
+    parseOnly: (session, cursor) => spec.parse(cursor, session),
   };
 }
 

@@ -78,7 +78,7 @@ describe("imapflow", () => {
       lock.release();
     }
     const trash = await client.status("Trash", { messages: true });
-    expect(trash.messages).toBe(1);
+    expect(trash && trash.messages).toBe(1);
     await client.logout();
   });
 });
