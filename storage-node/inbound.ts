@@ -19,6 +19,7 @@ import { unwrapSealingSecret } from "../shared/crypto/sealing.ts";
 import type { AuthenticatedData } from "./auth/types.ts";
 import type { CredentialCache } from "./auth/credential-cache.ts";
 import { normalizeAddress } from "./auth/credential-cache.ts";
+import { WEBHOOK_LIMITS } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { Deliverer } from "./mx/delivery.ts";
 import { createDnsResolver } from "./mx/dns-resolver.ts";
@@ -26,9 +27,11 @@ import { MxServer } from "./mx/mx-server.ts";
 import { RouteCache, RouteUnavailableError } from "./mx/route-cache.ts";
 import type { NodeSettings } from "./settings.ts";
 import { DrainingStore } from "./spool/draining-store.ts";
+import { JobQueue } from "./spool/job-queue.ts";
 import { SPOOL_KEY_BYTES, SpoolDatabase } from "./spool/spool-database.ts";
 import type { MailStore } from "./store/types.ts";
 import type { TunnelClient } from "./tunnel/tunnel-client.ts";
+import { WebhookSender } from "./webhooks/webhook-sender.ts";
 
 export interface InboundContext {
   settings: NodeSettings;
@@ -84,12 +87,33 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
   context.tunnel.on("connected", () => routes.clear());
 
   const resolver = createDnsResolver(settings.dnsServers);
-  const deliverer = new Deliverer({ spool, store, onQueued: () => undefined });
+  const webhookSender = new WebhookSender({ allowPrivate: settings.allowPrivateWebhooks });
+  const webhooks = new JobQueue({
+    spool,
+    kind: "webhook",
+    concurrency: WEBHOOK_LIMITS.concurrency,
+    retryBaseMs: settings.webhookRetryBaseMs,
+    retryMaxMs: WEBHOOK_LIMITS.retryMaxMs,
+    giveUpAfterMs: WEBHOOK_LIMITS.giveUpAfterMs,
+    logger: logger.child({ service: "webhooks" }),
+    run: (job, message) => webhookSender.send(job, message),
+  });
+  webhooks.start();
+
+  const deliverer = new Deliverer({
+    spool,
+    store,
+    onQueued: (kinds) => {
+      if (kinds.webhook) webhooks.poke();
+    },
+  });
   const mx = new MxServer({ hostname: settings.hostname, tls: context.tls, logger: logger.child({ service: "mx" }), routes, deliverer, resolver });
   let mxPort: number;
   try {
     ({ port: mxPort } = await mx.listen({ port: settings.mxPort, host: settings.host }));
   } catch (error) {
+    await webhooks.stop();
+    await webhookSender.close();
     spool.close();
     throw error;
   }
@@ -121,6 +145,8 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     },
     async close() {
       await mx.close();
+      await webhooks.stop();
+      await webhookSender.close();
       spool.close();
     },
   };
