@@ -54,6 +54,10 @@ describe("admin: node registry", () => {
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe("invalid-public-key");
     }
+    const longId = await api<ErrorBody>(edge, "DELETE", `/v1/admin/nodes/${"n".repeat(65)}`, { token: edge.adminToken });
+    expect(longId.status).toBe(400);
+    const badLookup = await api<ErrorBody>(edge, "POST", "/v1/admin/directory/credentials", { token: edge.adminToken, body: { address: "a@b.example" } });
+    expect(badLookup.status).toBe(400);
     for (const body of [{ label: "", publicKey: newKey() }, { label: "x".repeat(65), publicKey: newKey() }, { publicKey: newKey() }]) {
       const res = await api<ErrorBody>(edge, "POST", "/v1/admin/nodes", { token: edge.adminToken, body });
       expect(res.status).toBe(400);

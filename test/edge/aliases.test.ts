@@ -188,6 +188,32 @@ describe("aliases", () => {
     expect((await api(edge, "GET", `${aliasesPath()}/ok1`, { token: alice.apiToken })).status).toBe(404);
   });
 
+  it("validates path parameters and update bodies with 400 on every alias route", async () => {
+    await api(edge, "POST", aliasesPath(), { token: alice.apiToken, body: { localPart: "params" } });
+    const long = "x".repeat(limits.localPartMaxLength + 1);
+    const requests: [string, string, unknown][] = [
+      ["GET", `${aliasesPath()}/${long}`, undefined],
+      ["PATCH", `${aliasesPath()}/${long}`, { imap: true }],
+      ["DELETE", `${aliasesPath()}/${long}`, undefined],
+      ["GET", `${aliasesPath()}/${long}/passwords`, undefined],
+      ["DELETE", `${aliasesPath()}/params/passwords/${"p".repeat(65)}`, undefined],
+      ["GET", aliasesPath("bad_domain"), undefined],
+      ["PATCH", `${aliasesPath()}/params`, { imap: "yes" }],
+      ["PATCH", `${aliasesPath()}/params`, { quotaBytes: -5 }],
+      ["PATCH", `${aliasesPath()}/params`, { forwardTo: "a@b.example" }],
+      ["PATCH", `${aliasesPath()}/params`, { webhooks: [{ url: "https://h.example/", extra: 1 }] }],
+      ["PATCH", `${aliasesPath()}/params`, { localPart: "renamed" }],
+      ["PATCH", `${aliasesPath()}/params`, { forwardTo: ["nope"] }],
+    ];
+    for (const [method, path, body] of requests) {
+      const res = await api<ErrorBody>(edge, method, path, { token: alice.apiToken, body });
+      expect(res.status, `${method} ${path} ${JSON.stringify(body)}`).toBe(400);
+      expect(res.body.error.code).toMatch(/^invalid-/);
+    }
+    const unchanged = await api<AliasBody>(edge, "GET", `${aliasesPath()}/params`, { token: alice.apiToken });
+    expect(unchanged.body).toMatchObject({ imap: true, forwardTo: [], quotaBytes: null });
+  });
+
   it("accepts forwards and webhooks exactly up to their limits", async () => {
     const res = await api<AliasBody>(edge, "POST", aliasesPath(), {
       token: alice.apiToken,
