@@ -39,6 +39,7 @@ const MAILBOX_EXTENSIONS = [
   "BINARY",
   "UTF8=ACCEPT",
   "XREGEX",
+  "COMPRESS=DEFLATE",
 ];
 
 export function capabilityList(options: CapabilityOptions): string[] {

@@ -7,6 +7,7 @@ import type { CommandEntry } from "./command.ts";
 import { appendCommand } from "./commands/append.ts";
 import { authenticateCommand } from "./commands/authenticate.ts";
 import { capabilityCommand } from "./commands/capability.ts";
+import { compressCommand } from "./commands/compress.ts";
 import { copyCommand, moveCommand, uidCopyCommand, uidMoveCommand } from "./commands/copy.ts";
 import { createCommand } from "./commands/create.ts";
 import { deleteCommand } from "./commands/delete.ts";
@@ -43,6 +44,7 @@ const ENTRIES: CommandEntry[] = [
   loginCommand,
   // authenticated (§6.3)
   enableCommand,
+  compressCommand,
   namespaceCommand,
   selectCommand,
   examineCommand,

@@ -18,6 +18,7 @@
  */
 
 import type { Socket } from "node:net";
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw } from "node:zlib";
 import { TLSSocket, type SecureContext } from "node:tls";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/types.ts";
@@ -161,6 +162,7 @@ export class Session {
         }
         if (line.line.length === 0) continue;
         await this.handleCommand(line.line);
+        if (this.shuttingDown && this.state !== "logout") await this.bye("Server shutting down.");
         await this.out.flush();
       }
     } catch (error) {
@@ -313,6 +315,41 @@ export class Session {
     this.secure = true;
     this.attach(secure);
     plain.resume();
+  }
+
+  /** True once COMPRESS=DEFLATE is active (RFC 4978 §3: at most once per connection). */
+  compressed = false;
+
+  /**
+   * RFC 4978 COMPRESS=DEFLATE: called after the tagged OK went out uncompressed.
+   * Input is inflated before the byte reader sees it; every flush of the writer
+   * is deflated and sync-flushed so the client can read each response at once.
+   */
+  async startCompression(): Promise<void> {
+    const socket = this.socket;
+    socket.off("data", this.dataListener);
+    const inflate = createInflateRaw();
+    const deflate = createDeflateRaw({ level: 6 });
+    inflate.on("data", (chunk: Buffer) => this.reader.push(chunk));
+    inflate.on("error", () => this.destroy());
+    deflate.on("data", (chunk: Buffer) => {
+      if (!socket.destroyed && !socket.writableEnded) socket.write(chunk);
+    });
+    deflate.on("error", () => this.destroy());
+    socket.on("data", (chunk: Buffer) => inflate.write(chunk));
+    // Bytes already received after COMPRESS were compressed by the client.
+    const pending = this.reader.discardBuffered();
+    if (pending > 0) this.logger.debug({ bytes: pending }, "dropping input pipelined before compression took effect");
+    const socketSink = this.sinkFor(socket);
+    this.out.setSink({
+      write: (chunk) => {
+        deflate.write(chunk);
+        deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+        return !socket.writableNeedDrain;
+      },
+      drain: () => socketSink.drain(),
+    });
+    this.compressed = true;
   }
 
   /** Subscribes to changes of the mailbox while IDLE runs (RFC 2177). */

@@ -6,6 +6,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { randomBytes } from "node:crypto";
+import { constants as zlibConstants, createDeflateRaw, createInflateRaw, type DeflateRaw } from "node:zlib";
 import { pino } from "pino";
 import type { AuthenticatedData, Authenticator } from "../../storage-node/auth/types.ts";
 import { createImapServer, type ImapServer, type ImapServerOptions } from "../../storage-node/imap/server.ts";
@@ -108,6 +109,7 @@ export class WireClient {
   private waiters: (() => void)[] = [];
   private closed = false;
   private tagCounter = 0;
+  private deflate: DeflateRaw | null = null;
 
   constructor(public socket: Socket) {
     this.listen(socket);
@@ -150,6 +152,21 @@ export class WireClient {
     this.listen(secure);
   }
 
+  /** After COMPRESS DEFLATE: both directions go through raw deflate (RFC 4978). */
+  compress(): void {
+    const socket = this.socket;
+    socket.removeAllListeners("data");
+    const inflate = createInflateRaw();
+    inflate.on("data", (chunk: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.wake();
+    });
+    socket.on("data", (chunk: Buffer) => inflate.write(chunk));
+    const deflate = createDeflateRaw();
+    deflate.on("data", (chunk: Buffer) => socket.write(chunk));
+    this.deflate = deflate;
+  }
+
   get isClosed(): boolean {
     return this.closed;
   }
@@ -166,7 +183,10 @@ export class WireClient {
   }
 
   write(data: string | Buffer): void {
-    this.socket.write(data);
+    if (this.deflate) {
+      this.deflate.write(data);
+      this.deflate.flush(zlibConstants.Z_SYNC_FLUSH);
+    } else this.socket.write(data);
   }
 
   /** One response line with any literals inlined as `{n}\r\n<bytes>`. Null when the server closed. */
