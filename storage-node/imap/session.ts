@@ -162,7 +162,7 @@ export class Session {
         }
         if (line.line.length === 0) continue;
         await this.handleCommand(line.line);
-        if (this.shuttingDown && this.state !== "logout") await this.bye("Server shutting down.");
+        if (this.shuttingDown && (this.state as SessionState) !== "logout") await this.bye("Server shutting down.");
         await this.out.flush();
       }
     } catch (error) {
