@@ -14,7 +14,7 @@ export interface CapabilityOptions {
 }
 
 /** Extensions available in every state. */
-const ALWAYS = ["IMAP4rev1", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT"];
+const ALWAYS = ["IMAP4rev1", "IMAP4rev2", "LITERAL+", "SASL-IR", "ID", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT"];
 
 /** Extensions that matter once authenticated (also listed before, so clients can plan). */
 const MAILBOX_EXTENSIONS = [

@@ -101,9 +101,14 @@ export class Session {
     return this.socket.remoteAddress ?? "unknown";
   }
 
-  /** True once the client sent ENABLE UTF8=ACCEPT (RFC 6855). */
+  /** True once the client sent ENABLE UTF8=ACCEPT (RFC 6855) or IMAP4rev2 (RFC 9051 §5.1: names are UTF-8). */
   get utf8(): boolean {
-    return this.enabled.has("UTF8=ACCEPT");
+    return this.enabled.has("UTF8=ACCEPT") || this.enabled.has("IMAP4rev2");
+  }
+
+  /** True once the client sent ENABLE IMAP4rev2 (RFC 9051 §6.3.1). */
+  get rev2(): boolean {
+    return this.enabled.has("IMAP4rev2");
   }
 
   get condstore(): boolean {

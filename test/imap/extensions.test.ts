@@ -139,3 +139,30 @@ describe("XREGEX search extension", () => {
     client.close();
   });
 });
+
+describe("IMAP4rev2 (RFC 9051)", () => {
+  it("switches SELECT, SEARCH and names to rev2 behaviour after ENABLE IMAP4rev2", async () => {
+    const client = await connectClient(server);
+    expect((await client.command("CAPABILITY")).lines[0]).toContain(" IMAP4rev2 ");
+    expect((await client.command("ENABLE IMAP4rev2")).lines).toEqual(["* ENABLED IMAP4rev2"]);
+    expect((await client.command('CREATE "Brief/Über"')).status).toBe("OK");
+    await appendMessage(client, "INBOX", message("rev2"));
+    const select = await client.command("SELECT inbox");
+    expect(select.lines).toContain('* LIST () "/" "INBOX"');
+    expect(select.lines.some((line) => /RECENT|UNSEEN/.test(line))).toBe(false);
+    const search = await client.command("SEARCH ALL", "R1");
+    expect(search.lines).toEqual(['* ESEARCH (TAG "R1") ALL 1']);
+    expect((await client.command('LIST "" "Brief/*"')).lines).toEqual(['* LIST (\\HasNoChildren) "/" "Brief/Über"']);
+    client.close();
+  });
+
+  it("accepts APPEND with the UTF8 (literal8) form once UTF-8 is enabled", async () => {
+    const client = await connectClient(server);
+    await client.command("ENABLE UTF8=ACCEPT");
+    const raw = message("utf8 append", "Grüße\r\n");
+    const bytes = Buffer.from(raw);
+    client.write(Buffer.concat([Buffer.from(`U1 APPEND INBOX UTF8 (~{${bytes.length}+}\r\n`), bytes, Buffer.from(")\r\n")]));
+    expect((await client.readTagged("U1")).tagged).toMatch(/^U1 OK \[APPENDUID \d+ 1\]/);
+    client.close();
+  });
+});

@@ -25,6 +25,8 @@ interface AppendMessage {
   flags: string[];
   internalDate: Date | undefined;
   body: StreamedLiteral;
+  /** The literal was written as UTF8 (...): a ")" follows it. */
+  utf8Wrapped: boolean;
 }
 
 interface AppendArgs {
@@ -52,13 +54,21 @@ async function readMessage(cursor: CommandCursor, session: Session): Promise<App
     internalDate = date;
     cursor.sp();
   }
+  // RFC 6855 §4: "UTF8 (" literal8 ")" once UTF-8 is enabled.
+  let utf8Wrapped = false;
+  if (session.utf8 && /^UTF8 \(/i.test(cursor.lookahead(6))) {
+    cursor.keyword();
+    cursor.sp();
+    cursor.expect("(");
+    utf8Wrapped = true;
+  }
   const marker = cursor.literalMarker();
-  if (!marker) throw new ParseError("Expected a message literal");
+  if (!marker || (utf8Wrapped && !marker.binary)) throw new ParseError("Expected a message literal");
   const body = await cursor.literalStream(marker, {
     maxBytes: session.limits.maxMessageBytes,
     tooBig: { status: "NO", code: "TOOBIG", message: "Message exceeds the APPENDLIMIT" },
   });
-  return { flags, internalDate, body };
+  return { flags, internalDate, body, utf8Wrapped };
 }
 
 export const appendCommand = defineCommand<AppendArgs>({
@@ -72,11 +82,13 @@ export const appendCommand = defineCommand<AppendArgs>({
     cursor.sp();
     let count = 0;
     let finished = false;
+    let wrapped = false;
     const next = async (): Promise<AppendMessage | null> => {
       if (finished) return null;
       if (count > 0) {
         // After a message literal: end of command, or SP and the next message (RFC 3502).
         await cursor.continueLine();
+        if (wrapped) cursor.expect(")");
         if (cursor.atEnd()) {
           finished = true;
           return null;
@@ -85,7 +97,9 @@ export const appendCommand = defineCommand<AppendArgs>({
         if (count >= session.limits.maxAppendMessages) throw new CommandError("NO", "LIMIT", "Too many messages in one APPEND");
       }
       count++;
-      return readMessage(cursor, session);
+      const message = await readMessage(cursor, session);
+      wrapped = message.utf8Wrapped;
+      return message;
     };
     return { mailbox, next };
   },

@@ -1,11 +1,17 @@
 /**
  * ENABLE (RFC 5161). Known extensions: CONDSTORE (RFC 7162 §3.1), QRESYNC
- * (implies CONDSTORE, RFC 7162 §3.2.3) and UTF8=ACCEPT (RFC 6855 §3).
+ * (implies CONDSTORE, RFC 7162 §3.2.3), UTF8=ACCEPT (RFC 6855 §3) and
+ * IMAP4rev2 (RFC 9051 §6.3.1: rev2 semantics for the rest of the connection).
  * Unknown names are ignored, as §3.1 requires.
  */
 import { defineCommand } from "../command.ts";
 
-const ENABLEABLE = new Set(["CONDSTORE", "QRESYNC", "UTF8=ACCEPT"]);
+const ENABLEABLE = new Map([
+  ["CONDSTORE", "CONDSTORE"],
+  ["QRESYNC", "QRESYNC"],
+  ["UTF8=ACCEPT", "UTF8=ACCEPT"],
+  ["IMAP4REV2", "IMAP4rev2"],
+]);
 
 export const enableCommand = defineCommand<string[]>({
   name: "ENABLE",
@@ -22,8 +28,9 @@ export const enableCommand = defineCommand<string[]>({
   },
   async execute(session, _tag, names) {
     const newly: string[] = [];
-    for (const name of names) {
-      if (!ENABLEABLE.has(name) || session.enabled.has(name)) continue;
+    for (const requested of names) {
+      const name = ENABLEABLE.get(requested);
+      if (!name || session.enabled.has(name)) continue;
       session.enabled.add(name);
       newly.push(name);
       if (name === "QRESYNC" && !session.enabled.has("CONDSTORE")) session.enabled.add("CONDSTORE");

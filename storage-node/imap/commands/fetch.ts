@@ -16,6 +16,7 @@ import { SELECTED, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
 import { storeCall } from "../store-error-codes.ts";
 import { toUidSet } from "../tracker.ts";
+import { ConnectionClosedError } from "../wire/byte-reader.ts";
 import { ParseError, type CommandCursor, type SequenceSet } from "../wire/command-cursor.ts";
 import { formatFlags, formatInternalDate, formatUidSet } from "../wire/format.ts";
 
@@ -267,12 +268,17 @@ async function runFetch(session: Session, args: FetchArgs, byUid: boolean): Prom
             break;
           }
           out.write(`${sep()}${item.label} ${item.binary ? "~" : ""}{${section.size}}\r\n`);
-          const written = await out.writeChunks(section.chunks);
-          if (written !== section.size) {
-            // The literal's length was already promised; the connection cannot continue.
-            session.logger.error({ uid: message.uid }, "store returned a section of the wrong size");
-            throw new Error("section size mismatch");
+          let written = -1;
+          try {
+            written = await out.writeChunks(section.chunks);
+          } finally {
+            if (written !== section.size) {
+              // The literal's length was already promised: the connection cannot continue.
+              session.logger.error({ uid: message.uid }, "body section ended early or ran long");
+              session.destroy();
+            }
           }
+          if (written !== section.size) throw new ConnectionClosedError();
           break;
         }
       }

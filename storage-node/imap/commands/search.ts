@@ -63,7 +63,8 @@ async function runSearch(session: Session, tag: string, args: SearchArgs, byUid:
     }
   }
   const numbers = byUid ? uids : uids.map((uid) => tracker.seqOf(uid));
-  const options = args.returnOptions;
+  // RFC 9051 §6.4.4: under IMAP4rev2 every SEARCH answers with ESEARCH.
+  const options = args.returnOptions ?? (session.rev2 ? [] : null);
   if (options === null) {
     const modseq = highestModseq > 0 ? ` (MODSEQ ${highestModseq})` : "";
     session.out.untagged(`SEARCH${numbers.length > 0 ? " " + numbers.join(" ") : ""}${modseq}`);

@@ -8,6 +8,8 @@ import { storeCall } from "../store-error-codes.ts";
 import { SequenceTracker } from "../tracker.ts";
 import { ParseError, type CommandCursor, type SequenceSet } from "../wire/command-cursor.ts";
 import { formatFlags, formatUidSet } from "../wire/format.ts";
+import { encodeMailboxName } from "../wire/mailbox-name.ts";
+import { encodeString } from "../wire/response-writer.ts";
 import { readMailboxName } from "./mailbox-argument.ts";
 
 interface QresyncParams {
@@ -78,8 +80,11 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
   out.untagged(`FLAGS ${formatFlags(SYSTEM_FLAGS)}`);
   out.untagged(`OK [PERMANENTFLAGS ${readOnly ? "()" : formatFlags([...SYSTEM_FLAGS, "\\*"])}] Flags permitted.`);
   out.untagged(`${uids.length} EXISTS`);
-  out.untagged("0 RECENT");
-  if (status.firstUnseenUid !== null) {
+  if (session.rev2) {
+    // RFC 9051 §6.3.2: the canonical name in a LIST response; no RECENT, no UNSEEN.
+    out.untagged("LIST () \"/\" ", encodeString(encodeMailboxName(args.mailbox, true), { utf8: true }));
+  } else out.untagged("0 RECENT");
+  if (!session.rev2 && status.firstUnseenUid !== null) {
     const seq = tracker.seqOf(status.firstUnseenUid);
     if (seq > 0) out.untagged(`OK [UNSEEN ${seq}] First unseen.`);
   }
