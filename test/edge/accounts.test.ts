@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isGeneratedPassword } from "../../shared/crypto/password.ts";
 import { isApiToken } from "../../shared/crypto/tokens.ts";
@@ -14,6 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await edge?.stop();
+  if (edge) await rm(edge.persistDir, { recursive: true, force: true });
 });
 
 interface AccountBody {

@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { toBase64 } from "../../shared/crypto/encoding.ts";
@@ -19,6 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await edge?.stop();
+  if (edge) await rm(edge.persistDir, { recursive: true, force: true });
 });
 
 function newKey(): string {

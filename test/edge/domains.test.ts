@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { api, createAccount, fetchLimits, type ApiLimits, uniqueDomain, type ErrorBody, type TestAccount } from "./client.ts";
@@ -21,6 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await edge?.stop();
+  if (edge) await rm(edge.persistDir, { recursive: true, force: true });
 });
 
 describe("domains", () => {

@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { api, type ErrorBody } from "./client.ts";
@@ -9,6 +10,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await edge?.stop();
+  if (edge) await rm(edge.persistDir, { recursive: true, force: true });
 });
 
 interface OpenApiDocument {

@@ -1,3 +1,4 @@
+import { rm } from "node:fs/promises";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fromBase64, toBase64, utf8 } from "../../shared/crypto/encoding.ts";
@@ -42,6 +43,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await edge?.stop();
+  if (edge) await rm(edge.persistDir, { recursive: true, force: true });
 });
 
 async function newAlias(localPart: string): Promise<string> {
