@@ -13,18 +13,25 @@
  * - `close()` stops the MX first (in-flight DATA finishes), then the queues,
  *   then closes the spool database.
  */
+import { readFileSync } from "node:fs";
 import path from "node:path";
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha256 } from "@noble/hashes/sha2.js";
 import { fromBase64 } from "../shared/crypto/encoding.ts";
 import { unwrapSealingSecret } from "../shared/crypto/sealing.ts";
 import type { AuthenticatedData } from "./auth/types.ts";
 import type { CredentialCache } from "./auth/credential-cache.ts";
 import { normalizeAddress } from "./auth/credential-cache.ts";
-import { WEBHOOK_LIMITS } from "./limits.ts";
+import { OUTBOUND_LIMITS, WEBHOOK_LIMITS } from "./limits.ts";
 import type { Logger } from "./log.ts";
-import { Deliverer } from "./mx/delivery.ts";
+import { Deliverer, newDeliveryId } from "./mx/delivery.ts";
 import { createDnsResolver } from "./mx/dns-resolver.ts";
 import { MxServer } from "./mx/mx-server.ts";
 import { RouteCache, RouteUnavailableError } from "./mx/route-cache.ts";
+import { buildDsn, statusFromReply } from "./outbound/dsn.ts";
+import { ForwardSender, type DkimKeyData, type ForwardJobTargetData } from "./outbound/forward-sender.ts";
+import { NextHopResolver, parseStaticRoutes } from "./outbound/next-hops.ts";
+import { Srs } from "./outbound/srs.ts";
 import type { NodeSettings } from "./settings.ts";
 import { DrainingStore } from "./spool/draining-store.ts";
 import { JobQueue } from "./spool/job-queue.ts";
@@ -75,6 +82,31 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     return { store: context.store, onLogin: () => undefined, onAddressChanged: () => undefined, close: async () => undefined };
   }
   const spoolKey = decodeSpoolKey(settings.spoolKey);
+  let srsSecret: Uint8Array;
+  if (settings.srsSecret) {
+    try {
+      srsSecret = fromBase64(settings.srsSecret.trim());
+    } catch {
+      throw new InboundSettingsError("srsSecret must be base64");
+    }
+    if (srsSecret.length < 16) throw new InboundSettingsError("srsSecret must be at least 16 bytes");
+  } else {
+    srsSecret = hkdf(sha256, spoolKey, undefined, new TextEncoder().encode("sealbox/srs/v1"), 32);
+  }
+  let dkim: DkimKeyData | null = null;
+  if (settings.dkimPrivateKeyPath) {
+    try {
+      dkim = { selector: settings.dkimSelector, privateKey: readFileSync(settings.dkimPrivateKeyPath, "utf8") };
+    } catch {
+      throw new InboundSettingsError("dkimPrivateKeyPath cannot be read");
+    }
+  }
+  let staticRoutes;
+  try {
+    staticRoutes = parseStaticRoutes(settings.staticRoutes);
+  } catch (error) {
+    throw new InboundSettingsError(error instanceof Error ? error.message : "staticRoutes is malformed");
+  }
   const spool = SpoolDatabase.open({ dir: path.join(settings.dataDir, "spool"), key: spoolKey });
   spoolKey.fill(0);
   const store = new DrainingStore({ base: context.store, spool, logger });
@@ -100,18 +132,80 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
   });
   webhooks.start();
 
+  const srs = new Srs(srsSecret);
+  const forwardSender = new ForwardSender({
+    hostname: settings.hostname,
+    srs,
+    hops: new NextHopResolver({ staticRoutes, resolver, dohUrl: settings.dohUrl }),
+    dkim,
+    logger,
+  });
+  const forwards: JobQueue = new JobQueue({
+    spool,
+    kind: "forward",
+    concurrency: OUTBOUND_LIMITS.concurrency,
+    retryBaseMs: settings.outboundRetryBaseMs,
+    retryMaxMs: OUTBOUND_LIMITS.retryMaxMs,
+    giveUpAfterMs: OUTBOUND_LIMITS.giveUpAfterMs,
+    logger: logger.child({ service: "forwarding" }),
+    run: (job, message) => forwardSender.send(job, message),
+    async onGiveUp(job, message, reason) {
+      // RFC 5321 §4.5.5 / RFC 3464: tell the original sender, never for a bounce.
+      const target = JSON.parse(job.target) as ForwardJobTargetData;
+      const sender = message.envelope.mailFrom;
+      if (target.bounce || sender === "") return;
+      const expired = Date.now() - job.createdAt >= OUTBOUND_LIMITS.giveUpAfterMs;
+      const receivedAt = new Date();
+      const id = newDeliveryId(receivedAt.getTime());
+      const raw = buildDsn(
+        {
+          hostname: settings.hostname,
+          originalSender: sender,
+          failedRecipient: target.to,
+          status: expired ? "4.4.7" : statusFromReply(reason, true),
+          diagnostic: reason,
+          arrivalDate: message.receivedAt,
+          originalRaw: message.raw,
+        },
+        OUTBOUND_LIMITS.dsnMaxReturnedBytes,
+      );
+      const bounce: ForwardJobTargetData = { to: sender, alias: target.alias, bounce: true };
+      await spool.write({
+        message: { id, raw, envelope: { mailFrom: "", rcptTo: [sender], remoteAddress: "127.0.0.1", helo: settings.hostname, secure: false }, authResults: "{}", receivedAt },
+        jobs: [{ id: `${id}.f0`, kind: "forward", target: JSON.stringify(bounce), nextAttemptAt: Date.now() }],
+      });
+      setImmediate(() => forwards.poke());
+    },
+  });
+  forwards.start();
+
   const deliverer = new Deliverer({
     spool,
     store,
     onQueued: (kinds) => {
       if (kinds.webhook) webhooks.poke();
+      if (kinds.forward) forwards.poke();
     },
   });
-  const mx = new MxServer({ hostname: settings.hostname, tls: context.tls, logger: logger.child({ service: "mx" }), routes, deliverer, resolver });
+  const mx = new MxServer({
+    hostname: settings.hostname,
+    tls: context.tls,
+    logger: logger.child({ service: "mx" }),
+    routes,
+    deliverer,
+    resolver,
+    bounceRoute: (address) => {
+      // A bounce to an SRS address we issued: relay it to the original sender.
+      const original = srs.reverse(address);
+      if (!original) return null;
+      return { address, aliasId: `srs:${address.toLowerCase()}`, mailboxId: null, homeNode: null, imap: false, quotaBytes: null, sealingPublicKey: null, forwardTo: [original], webhooks: [] };
+    },
+  });
   let mxPort: number;
   try {
     ({ port: mxPort } = await mx.listen({ port: settings.mxPort, host: settings.host }));
   } catch (error) {
+    await forwards.stop();
     await webhooks.stop();
     await webhookSender.close();
     spool.close();
@@ -145,6 +239,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     },
     async close() {
       await mx.close();
+      await forwards.stop();
       await webhooks.stop();
       await webhookSender.close();
       spool.close();

@@ -40,6 +40,8 @@ export interface MxServerOptions {
   deliverer: Deliverer;
   resolver: DnsResolverData;
   maxMessageBytes?: number;
+  /** A route for an address the directory does not know but this node does (SRS bounces). */
+  bounceRoute?: (address: string) => AliasRouteData | null;
   /** Called after every 250, with the delivery id (tests and benchmarks wait on it). */
   onDelivered?: (deliveryId: string) => void;
 }
@@ -224,9 +226,9 @@ export class MxServer {
     const state = this.sessions.get(session.id);
     if (state && ++state.rcptAttempts > MX_LIMITS.maxRecipients) throw REPLIES.tooManyRecipients();
     if (!acceptableAddress(address.address, false)) throw REPLIES.badRecipient();
-    let route: AliasRouteData | null;
+    let route: AliasRouteData | null = /^SRS[01][=+-]/i.test(address.address) ? (this.options.bounceRoute?.(address.address) ?? null) : null;
     try {
-      route = await this.options.routes.resolve(address.address);
+      route ??= await this.options.routes.resolve(address.address);
     } catch (error) {
       if (!(error instanceof RouteUnavailableError)) this.options.logger.warn({ err: error instanceof Error ? error.name : "error" }, "route look-up failed");
       throw REPLIES.edgeDown();
