@@ -18,6 +18,7 @@ import { createSqliteStore } from "./store/sqlite-store.ts";
 import type { MailStore } from "./store/types.ts";
 import { ensureSelfSignedCertificate } from "./tls/self-signed.ts";
 import { TunnelClient } from "./tunnel/tunnel-client.ts";
+import { EdgeReports } from "./tunnel/edge-reports.ts";
 import { startInbound, type InboundServices } from "./inbound.ts";
 import { NODE_VERSION } from "./version.ts";
 import { TUNNEL_LIMITS } from "./limits.ts";
@@ -79,7 +80,8 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
   // Whatever was cached while the tunnel was down may have missed pushes.
   tunnel.on("connected", () => cache.clear());
 
-  const baseStore = createSqliteStore({ dataDir: path.join(settings.dataDir, "mailboxes") });
+  const reports = new EdgeReports(tunnel, logger.child({ service: "tunnel" }));
+  const baseStore = reports.mirrorGenerations(createSqliteStore({ dataDir: path.join(settings.dataDir, "mailboxes") }));
   const tls = await loadTls(settings);
   let inbound: InboundServices | null = null;
   inbound = await startInbound({ settings, logger: logger.child({ service: "inbound" }), tunnel, cache, store: baseStore, tls, listeners });
@@ -88,7 +90,10 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
     cache,
     logger: logger.child({ service: "auth" }),
     failureDelayMs: settings.authFailureDelayMs,
-    onSuccess: (auth) => inbound?.onLogin(auth),
+    onSuccess: (auth) => {
+      reports.passwordUsed(auth.passwordId);
+      inbound?.onLogin(auth);
+    },
   });
 
   const imap: ImapServer = createImapServer({

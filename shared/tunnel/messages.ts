@@ -59,6 +59,8 @@ const AddressParamsSchema = z.object({ address: z.string().min(3).max(320) });
 export const NodeToEdgeMethods = {
   "credentials.lookup": AddressParamsSchema,
   "alias.resolve": AddressParamsSchema,
+  "password.used": z.object({ passwordId: z.string().min(1).max(64) }),
+  "mailbox.generation": z.object({ mailboxId: z.string().min(1).max(64), generation: z.number().int().nonnegative() }),
 } as const;
 
 /** Methods the edge calls on a node. */
@@ -81,6 +83,8 @@ export interface NodeStatusData {
 export interface TunnelMethods {
   "credentials.lookup": { params: { address: string }; result: CredentialRecordData | null };
   "alias.resolve": { params: { address: string }; result: AliasRouteData | null };
+  "password.used": { params: { passwordId: string }; result: { recorded: true } };
+  "mailbox.generation": { params: { mailboxId: string; generation: number }; result: { recorded: true } };
   "node.ping": { params: Record<string, never>; result: { pong: true; time: number } };
   "node.status": { params: Record<string, never>; result: NodeStatusData };
   "address.changed": { params: { address: string }; result: { invalidated: true } };

@@ -17,10 +17,12 @@ describe("IMAP login through the edge's credentials", () => {
   let edge: EdgeHandle;
   let node: NodeProcessHandle;
   let mailbox: TestMailboxData;
+  let nodeId: string;
 
   beforeAll(async () => {
     edge = await startEdge();
     const keys = await registerTestNode(edge);
+    nodeId = keys.nodeId;
     node = await startNodeProcess({ edgeUrl: edge.url, nodeId: keys.nodeId, secretKey: keys.secretKey });
     mailbox = await createTestMailbox(edge, "alice");
     // The node dials the edge in the background; wait until the tunnel is up.
@@ -78,6 +80,23 @@ describe("IMAP login through the edge's credentials", () => {
     } finally {
       wire.close();
     }
+  });
+
+  it("mirrors the mailbox generation and the password's last use at the edge", async () => {
+    // The logins above opened the mailbox several times; each open moves its generation.
+    await eventually(async () => {
+      const response = await fetch(`${edge.url}/v1/admin/directory/credentials`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ address: mailbox.address, nodeId }),
+      });
+      const record = (await response.json()) as { generation: number };
+      return record.generation >= 2;
+    }, 10_000, "the generation to reach the edge");
+    await eventually(async () => {
+      const { passwords } = await mailbox.api.listPasswords(mailbox.address);
+      return passwords.find((p) => p.id === mailbox.passwordId)?.lastUsedAt != null;
+    }, 10_000, "last used to be recorded");
   });
 
   it("names mailbox files by random id and never logs secrets or addresses", async () => {

@@ -133,3 +133,30 @@ export async function touchPasswordUsed(db: D1Database, passwordId: string): Pro
 export async function touchNodeSeen(db: D1Database, nodeId: string): Promise<void> {
   await db.prepare("UPDATE nodes SET last_seen_at = ? WHERE id = ?").bind(nowIso(), nodeId).run();
 }
+
+/**
+ * A node reports that a password was just used to log in. Only the mailbox's
+ * home node may say so (anything else is ignored), so a node cannot touch
+ * records of mailboxes it does not hold.
+ */
+export async function recordPasswordUse(db: D1Database, passwordId: string, nodeId: string): Promise<void> {
+  await db
+    .prepare(
+      "UPDATE alias_passwords SET last_used_at = ? WHERE id = ? AND alias_id IN (SELECT id FROM aliases WHERE home_node = ?)",
+    )
+    .bind(nowIso(), passwordId, nodeId)
+    .run();
+}
+
+/**
+ * Mirrors a mailbox's freshness generation (DESIGN §4): the edge keeps the
+ * highest generation the home node has reported, and hands it out as the
+ * minimum a file must have to be opened, so an older copy of the file put back
+ * on disk is refused. Never moves backwards; only the home node may report.
+ */
+export async function recordGeneration(db: D1Database, mailboxId: string, generation: number, nodeId: string): Promise<void> {
+  await db
+    .prepare("UPDATE aliases SET generation = MAX(generation, ?) WHERE mailbox_id = ? AND home_node = ?")
+    .bind(generation, mailboxId, nodeId)
+    .run();
+}

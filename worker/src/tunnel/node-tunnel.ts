@@ -15,7 +15,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EdgeBindings } from "../env.ts";
-import { lookupCredentials, resolveAlias } from "../directory.ts";
+import { lookupCredentials, recordGeneration, recordPasswordUse, resolveAlias } from "../directory.ts";
 import { HANDSHAKE_MAX_SKEW_MS, readHandshakeHeaders } from "../../../shared/tunnel/handshake.ts";
 import { HEARTBEAT_PING, HEARTBEAT_PONG, NodeToEdgeMethods, type TunnelMethodName, type TunnelMethods } from "../../../shared/tunnel/messages.ts";
 import { RpcPeer, type RpcResult } from "../../../shared/tunnel/rpc-peer.ts";
@@ -116,6 +116,14 @@ export class NodeTunnel extends DurableObject<EdgeBindings> {
       handlers: {
         "credentials.lookup": ({ address }) => lookupCredentials(db, address, nodeId),
         "alias.resolve": ({ address }) => resolveAlias(db, address),
+        "password.used": async ({ passwordId }) => {
+          await recordPasswordUse(db, passwordId, nodeId);
+          return { recorded: true };
+        },
+        "mailbox.generation": async ({ mailboxId, generation }) => {
+          await recordGeneration(db, mailboxId, generation, nodeId);
+          return { recorded: true };
+        },
       },
     });
     this.peers.set(ws, peer);
