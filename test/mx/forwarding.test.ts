@@ -10,64 +10,13 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { dkimVerify } from "mailauth";
 import nodemailer from "nodemailer";
-import { SMTPServer } from "smtp-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Srs } from "../../storage-node/outbound/srs.ts";
 import { createTestMailbox, eventually, uniqueName, type TestMailboxData } from "../support/api.ts";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { startInboundHarness, type InboundHarness } from "./support/inbound-harness.ts";
 import { SmtpWire } from "./support/smtp-wire.ts";
-
-interface SinkMessage {
-  mailFrom: string;
-  rcptTo: string[];
-  raw: Buffer;
-}
-
-interface Sink {
-  port: number;
-  received: SinkMessage[];
-  /** RCPT attempts per address. */
-  attempts: Map<string, number>;
-  close(): Promise<void>;
-}
-
-async function startSink(): Promise<Sink> {
-  const sink: Sink = { port: 0, received: [], attempts: new Map(), close: async () => undefined };
-  const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ["AUTH", "STARTTLS"],
-    logger: false,
-    onRcptTo(address, _session, callback) {
-      const count = (sink.attempts.get(address.address) ?? 0) + 1;
-      sink.attempts.set(address.address, count);
-      if (address.address.startsWith("reject@")) {
-        return callback(Object.assign(new Error("5.1.1 no such user here"), { responseCode: 550 }));
-      }
-      if (address.address.startsWith("later@") && count <= 2) {
-        return callback(Object.assign(new Error("4.2.1 try again later"), { responseCode: 451 }));
-      }
-      callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on("data", (c: Buffer) => chunks.push(c));
-      stream.on("end", () => {
-        sink.received.push({
-          mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-          rcptTo: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks),
-        });
-        callback();
-      });
-    },
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const address = server.server.address();
-  sink.port = typeof address === "object" && address ? address.port : 0;
-  sink.close = () => new Promise((resolve) => server.close(() => resolve()));
-  return sink;
-}
+import { startSink, type Sink } from "./support/targets.ts";
 
 describe("forwarding", () => {
   let edge: EdgeHandle;

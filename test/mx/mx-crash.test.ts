@@ -1,7 +1,9 @@
 /**
  * Durability of `250` on a real node process: SIGKILL at random points during
  * a stream of deliveries, restart, and every acknowledged message is in the
- * mailbox exactly once (read over IMAP, which drains the sealed spool). Then:
+ * mailbox exactly once (read over IMAP, which drains the sealed spool), and
+ * at its forward and webhook targets exactly once per delivery id (the
+ * Received id at the sink, the Idempotency-Key at the webhook). Then:
  * with the mailbox open, an IDLE session sees new mail within a second; and
  * no file under the data directory holds any message's plaintext.
  */
@@ -16,6 +18,7 @@ import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
 import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
 import { newSpoolKey } from "./support/inbound-harness.ts";
 import { SmtpWire } from "./support/smtp-wire.ts";
+import { startReceiver, startSink, type Receiver, type Sink } from "./support/targets.ts";
 
 function message(to: string, marker: string): string {
   return (
@@ -70,6 +73,8 @@ describe("250 survives kill -9", () => {
   let mxPort: number;
   let node: NodeProcessHandle | null = null;
   let alice: TestMailboxData;
+  let sink: Sink;
+  let receiver: Receiver;
 
   const start = async () => {
     node = await startNodeProcess({
@@ -77,7 +82,16 @@ describe("250 survives kill -9", () => {
       nodeId: keys.nodeId,
       secretKey: keys.secretKey,
       dataDir,
-      env: { SEALBOX_SPOOL_KEY: spoolKey, SEALBOX_MX_PORT: String(mxPort), SEALBOX_DNS_SERVERS: "127.0.0.1:9", SEALBOX_LOG_LEVEL: "info" },
+      env: {
+        SEALBOX_SPOOL_KEY: spoolKey,
+        SEALBOX_MX_PORT: String(mxPort),
+        SEALBOX_DNS_SERVERS: "127.0.0.1:9",
+        SEALBOX_STATIC_ROUTES: `*=127.0.0.1:${sink.port}`,
+        SEALBOX_ALLOW_PRIVATE_WEBHOOKS: "true",
+        SEALBOX_OUTBOUND_RETRY_BASE_MS: "200",
+        SEALBOX_WEBHOOK_RETRY_BASE_MS: "200",
+        SEALBOX_LOG_LEVEL: "info",
+      },
     });
     return node;
   };
@@ -89,10 +103,16 @@ describe("250 survives kill -9", () => {
     spoolKey = newSpoolKey();
     mxPort = await freePort();
     alice = await createTestMailbox(edge, "alice");
+    sink = await startSink();
+    receiver = await startReceiver();
+    const [local, domain] = alice.address.split("@");
+    await alice.api.request("PATCH", `/v1/domains/${domain}/aliases/${local}`, { forwardTo: ["crash@far.example"], webhooks: [{ url: receiver.url }] });
   });
 
   afterAll(async () => {
     await node?.kill();
+    await sink?.close();
+    await receiver?.close();
     await edge?.stop();
   });
 
@@ -141,6 +161,37 @@ describe("250 survives kill -9", () => {
     } finally {
       await client.logout();
     }
+
+    // Forward and webhook targets: every acknowledged message arrives, once per delivery id.
+    const markerOf = (text: string) => /^Subject: crash (\S+)/m.exec(text)?.[1] ?? "";
+    const forwarded = () => {
+      const ids = new Map<string, Set<string>>();
+      for (const m of sink.received) {
+        const text = m.raw.toString("latin1");
+        const id = /^\tby [^\r\n]* id ([0-9a-z]+);/m.exec(text)?.[1] ?? "";
+        const marker = markerOf(text);
+        if (!ids.has(marker)) ids.set(marker, new Set());
+        ids.get(marker)!.add(id);
+      }
+      return ids;
+    };
+    const hooked = () => {
+      const ids = new Map<string, Set<string>>();
+      for (const r of receiver.requests) {
+        if (r.status !== 200) continue;
+        const payload = JSON.parse(r.body.toString("utf8")) as { message: { subject: string } };
+        const marker = payload.message.subject.replace(/^crash /, "");
+        if (!ids.has(marker)) ids.set(marker, new Set());
+        ids.get(marker)!.add(String(r.headers["idempotency-key"]));
+      }
+      return ids;
+    };
+    await eventually(() => [...acked].every((m) => forwarded().has(m) && hooked().has(m)), 30_000, "forwards and webhooks");
+    for (const marker of acked) {
+      expect(forwarded().get(marker)?.size, marker).toBe(1);
+      expect(hooked().get(marker)?.size, marker).toBe(1);
+    }
+    for (const marker of forwarded().keys()) expect(attempted.has(marker)).toBe(true);
   });
 
   it("shows new mail to an IDLE session within a second of the 250", async () => {
@@ -185,6 +236,13 @@ describe("250 survives kill -9", () => {
   it("leaves no plaintext of any message under the data directory", async () => {
     // Mail for an offline mailbox: the node holds it only sealed.
     const bob = await createTestMailbox(edge, "bob");
+    // Jobs that cannot complete, so the queues still hold bob's mail when the disk is scanned.
+    const deadPort = await freePort();
+    const [local, domain] = bob.address.split("@");
+    await bob.api.request("PATCH", `/v1/domains/${domain}/aliases/${local}`, {
+      forwardTo: ["stuck@far.example"],
+      webhooks: [{ url: `http://127.0.0.1:${deadPort}/hook` }],
+    });
     const markers: string[] = [];
     const wire = await SmtpWire.open(mxPort);
     try {

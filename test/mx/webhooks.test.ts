@@ -4,7 +4,6 @@
  * (also across a restart of the node's inbound services) and delivered once.
  */
 import { createHmac, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type Server } from "node:http";
 import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isPublicAddress } from "../../storage-node/webhooks/target-address.ts";
@@ -12,39 +11,7 @@ import { WebhookSender } from "../../storage-node/webhooks/webhook-sender.ts";
 import { createTestMailbox, eventually, registerTestNode, uniqueName, type TestMailboxData } from "../support/api.ts";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { newSpoolKey, startInboundHarness, type InboundHarness } from "./support/inbound-harness.ts";
-
-interface HookRequest {
-  headers: IncomingMessage["headers"];
-  body: Buffer;
-  status: number;
-}
-
-interface Receiver {
-  url: string;
-  requests: HookRequest[];
-  /** Status to answer with next (default 200). */
-  status: number;
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const receiver: Receiver = { url: "", requests: [], status: 200, close: async () => undefined };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const status = receiver.status;
-      receiver.requests.push({ headers: req.headers, body: Buffer.concat(chunks), status });
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  receiver.url = `http://127.0.0.1:${port}/hook`;
-  receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
-  return receiver;
-}
+import { startReceiver, type Receiver } from "./support/targets.ts";
 
 interface PayloadShape {
   deliveryId: string;
