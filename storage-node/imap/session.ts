@@ -423,7 +423,6 @@ export class Session {
     }
     this.out.close();
     this.socket.end();
-    this.socket.destroySoon?.();
     const mailbox = this.mailbox;
     this.mailbox = null;
     this.selected = null;
