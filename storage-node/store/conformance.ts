@@ -407,6 +407,22 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         );
       });
 
+      it("refuses BINARY of an undecodable encoding and specifiers that do not apply", async () => {
+        const mb = await fresh();
+        const raw = ["Subject: u", 'Content-Type: multipart/mixed; boundary="b"', "", "--b", "Content-Transfer-Encoding: x-uuencode", "", "begin 644 x", "--b", "Content-Type: text/plain", "Content-Transfer-Encoding: 8bit", "", "caf\u00e9", "--b--", ""].join("\r\n");
+        await mb.append("INBOX", enc.encode(raw));
+        const fetchSection = (section: NonNullable<Parameters<Mailbox["fetch"]>[2]["sections"]>[number]) =>
+          (async () => {
+            for await (const m of mb.fetch("INBOX", ALL_UIDS, { sections: [section] })) for await (const c of m.sections![0].chunks) void c;
+          })();
+        // RFC 3516 §4.3: a server that cannot decode the part fails the request.
+        await expectStoreError(fetchSection({ part: [1], specifier: "", binary: true }), "invalid");
+        await expectStoreError(fetchSection({ part: [], specifier: "MIME" }), "invalid");
+        await expectStoreError(fetchSection({ part: [1], specifier: "HEADER" }), "invalid");
+        const [identity] = (await fetchOne(mb, "INBOX", 1, { sections: [{ part: [2], specifier: "", binary: true }] })).sectionBytes;
+        expect(dec.decode(identity.bytes)).toBe("caf\u00e9");
+      });
+
       it("fetches only messages changed since a modseq", async () => {
         const mb = await fresh();
         const a = await mb.append("INBOX", enc.encode(testMessage()));

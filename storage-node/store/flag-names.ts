@@ -69,3 +69,30 @@ export function hasFlag(flags: readonly string[], flag: string): boolean {
   const k = flag.toLowerCase();
   return flags.some((f) => f.toLowerCase() === k);
 }
+
+export interface FlagUpdatePlan<M> {
+  /** Messages whose flags change, with their new list. */
+  pending: { message: M; flags: string[] }[];
+  /** UIDs refused by UNCHANGEDSINCE (RFC 7162 §3.1.3). */
+  modified: number[];
+}
+
+/** Decides a STORE for each message; nothing is written here. */
+export function planFlagUpdates<M extends { uid: number; modseq: number; flags: readonly string[] }>(
+  messages: Iterable<M>,
+  op: "add" | "remove" | "replace",
+  flags: readonly string[],
+  unchangedSince?: number,
+): FlagUpdatePlan<M> {
+  const wanted = normalizeFlags(flags);
+  const out: FlagUpdatePlan<M> = { pending: [], modified: [] };
+  for (const m of messages) {
+    if (unchangedSince !== undefined && m.modseq > unchangedSince) {
+      out.modified.push(m.uid);
+      continue;
+    }
+    const next = applyFlagOp(m.flags, op, wanted);
+    if (!sameFlags(m.flags, next)) out.pending.push({ message: m, flags: next });
+  }
+  return out;
+}

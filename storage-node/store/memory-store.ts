@@ -11,18 +11,19 @@
  * - Messages are immutable once appended; COPY shares the bytes and the index.
  */
 
-import { STORE_CHUNK_BYTES, STORE_MAX_DEDUPE_KEY_CHARS, STORE_MAX_FOLDERS } from "../limits.ts";
+import { STORE_CHUNK_BYTES, STORE_MAX_FOLDERS } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { ParsedMessageData } from "../mime/types.ts";
-import { applyFlagOp, hasFlag, normalizeFlags, sameFlags } from "./flag-names.ts";
+import { resolveSection } from "./body-section.ts";
+import { hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
+import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
-import { headerSearchText, headerValues } from "./header-decode.ts";
 import { DEFAULT_FOLDERS, checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { factsFromParsed, type MessageFacts } from "./message-facts.ts";
+import { headerSearchText, headerValues } from "./message-text.ts";
 import { collectBody } from "./read-body.ts";
 import { createMatcher, type SearchTextSource } from "./search-match.ts";
-import { decodeSection, filterHeaderFields, partialWindow, planSection } from "./section-plan.ts";
-import { sortMessages, threadOrderedSubject, threadReferences } from "./sort-thread.ts";
+import { sortMessages, threadMessages } from "./sort-thread.ts";
 import {
   StoreError,
   type AppendData,
@@ -49,6 +50,7 @@ import {
   type UidSet,
 } from "./types.ts";
 import { uidInSet } from "./uid-set.ts";
+import { checkDedupeKey, checkInternalDate, checkQuota } from "./write-checks.ts";
 
 interface MemContent {
   raw: Uint8Array;
@@ -66,13 +68,7 @@ interface MemMessage extends MessageFacts {
   content: MemContent;
 }
 
-interface MemFolder {
-  name: string;
-  specialUse: SpecialUse | null;
-  subscribed: boolean;
-  uidValidity: number;
-  uidNext: number;
-  highestModseq: number;
+interface MemFolder extends FolderRecord {
   messages: Map<number, MemMessage>; // ascending uid (insertion order)
   expunged: { uid: number; modseq: number }[];
 }
@@ -102,14 +98,11 @@ function chunksOf(bytes: Uint8Array): AsyncIterable<Uint8Array> {
   })();
 }
 
-/** Builds one section of a stored message (shared shape with the SQLite store). */
+/** Builds one section of a stored message (same resolver as the SQLite store). */
 function buildSection(content: MemContent, request: SectionData["request"]): SectionData {
-  const plan = planSection(content.parsed.tree, content.raw.byteLength, request);
-  let bytes = content.raw.subarray(plan.start, plan.end);
-  if (plan.kind === "header-fields") bytes = filterHeaderFields(bytes, plan.fields, plan.not);
-  else if (plan.kind === "decode") bytes = decodeSection(bytes, plan.encoding);
-  const [from, to] = partialWindow(bytes.byteLength, request.partial);
-  bytes = bytes.subarray(from, to);
+  const raw = content.raw;
+  const r = resolveSection({ size: raw.byteLength, tree: () => content.parsed.tree, read: (a, b) => raw.subarray(a, b) }, request);
+  const bytes = r.kind === "range" ? raw.subarray(r.start, r.end) : r.bytes;
   return { request, size: bytes.byteLength, chunks: chunksOf(request.sizeOnly ? new Uint8Array(0) : bytes) };
 }
 
@@ -169,8 +162,7 @@ class MemoryMailbox implements Mailbox {
   }
 
   private checkQuota(extra: number): void {
-    const limit = this.s.quotaBytes;
-    if (limit !== undefined && extra > 0 && this.usedBytes() + extra > limit) throw new StoreError("over-quota", "mailbox quota exceeded");
+    checkQuota(this.s.quotaBytes, () => this.usedBytes(), extra);
   }
 
   private selected(f: MemFolder, set: UidSet): MemMessage[] {
@@ -178,24 +170,7 @@ class MemoryMailbox implements Mailbox {
   }
 
   async listFolders(): Promise<FolderData[]> {
-    const s = this.live();
-    const names = [...s.folders.keys()];
-    return names.sort(folderOrder).map((n) => {
-      const f = s.folders.get(n)!;
-      const st = statusOf(f);
-      return {
-        name: f.name,
-        specialUse: f.specialUse,
-        subscribed: f.subscribed,
-        uidValidity: f.uidValidity,
-        uidNext: f.uidNext,
-        highestModseq: f.highestModseq,
-        messages: st.messages,
-        unseen: st.unseen,
-        size: st.size,
-        hasChildren: names.some((c) => isFolderDescendant(c, n)),
-      };
-    });
+    return folderList([...this.live().folders.values()], countsOf);
   }
 
   async createFolder(name: string, options?: { specialUse?: SpecialUse }): Promise<FolderData> {
@@ -259,16 +234,7 @@ class MemoryMailbox implements Mailbox {
 
   async status(folder: string): Promise<FolderStatusData> {
     const f = this.folder(folder);
-    const st = statusOf(f);
-    return {
-      name: f.name,
-      specialUse: f.specialUse,
-      subscribed: f.subscribed,
-      uidValidity: f.uidValidity,
-      uidNext: f.uidNext,
-      highestModseq: f.highestModseq,
-      ...st,
-    };
+    return folderStatusData(f, countsOf(f));
   }
 
   async append(folder: string, body: MessageBody, options: AppendOptions = {}): Promise<AppendData> {
@@ -276,20 +242,20 @@ class MemoryMailbox implements Mailbox {
     const f = this.folder(folder);
     const flags = normalizeFlags(options.flags ?? []);
     const dk = options.dedupeKey;
-    if (dk !== undefined && (dk.length === 0 || dk.length > STORE_MAX_DEDUPE_KEY_CHARS)) throw new StoreError("invalid", "bad dedupe key");
+    checkDedupeKey(dk);
     if (dk !== undefined) {
       const prev = s.dedupe.get(dk);
       if (prev) return { ...prev, duplicate: true };
     }
     const internalDate = options.internalDate?.getTime() ?? Date.now();
-    if (Number.isNaN(internalDate)) throw new StoreError("invalid", "bad internal date");
+    checkInternalDate(internalDate);
     const raw = new Uint8Array(await collectBody(body));
     this.live();
     if (dk !== undefined && s.dedupe.has(dk)) return { ...s.dedupe.get(dk)!, duplicate: true };
     this.checkQuota(raw.byteLength);
     const parsed = parseMessage(raw);
     const facts = factsFromParsed(parsed);
-    const content: MemContent = { raw, parsed, facts, headerText: headerSearchText(parsed.headers) + "\n" + parsed.headerText };
+    const content: MemContent = { raw, parsed, facts, headerText: headerSearchText(parsed.headers) };
     const modseq = ++s.modseq;
     const uid = f.uidNext++;
     f.messages.set(uid, { ...facts, uid, modseq, flags, internalDate, size: raw.byteLength, content });
@@ -325,23 +291,14 @@ class MemoryMailbox implements Mailbox {
   async storeFlags(folder: string, uids: UidSet, options: StoreFlagsOptions): Promise<StoreFlagsData> {
     const s = this.live();
     const f = this.folder(folder);
-    const flags = normalizeFlags(options.flags);
-    const out: StoreFlagsData = { changed: [], modified: [] };
-    const pending: { m: MemMessage; flags: string[] }[] = [];
-    for (const m of this.selected(f, uids)) {
-      if (options.unchangedSince !== undefined && m.modseq > options.unchangedSince) {
-        out.modified.push(m.uid);
-        continue;
-      }
-      const next = applyFlagOp(m.flags, options.op, flags);
-      if (!sameFlags(next, m.flags)) pending.push({ m, flags: next });
-    }
-    if (pending.length === 0) return out;
+    const plan = planFlagUpdates(this.selected(f, uids), options.op, options.flags, options.unchangedSince);
+    const out: StoreFlagsData = { changed: [], modified: plan.modified };
+    if (plan.pending.length === 0) return out;
     const modseq = ++s.modseq;
-    for (const p of pending) {
-      p.m.flags = p.flags;
-      p.m.modseq = modseq;
-      out.changed.push({ uid: p.m.uid, flags: [...p.flags], modseq });
+    for (const p of plan.pending) {
+      p.message.flags = p.flags;
+      p.message.modseq = modseq;
+      out.changed.push({ uid: p.message.uid, flags: [...p.flags], modseq });
     }
     f.highestModseq = modseq;
     this.emit(f.name, "flags");
@@ -418,8 +375,7 @@ class MemoryMailbox implements Mailbox {
   }
 
   async thread(folder: string, algorithm: "references" | "orderedsubject", criteria: SearchKey): Promise<ThreadNodeData[]> {
-    const list = this.matching(folder, criteria);
-    return algorithm === "references" ? threadReferences(list) : threadOrderedSubject(list);
+    return threadMessages(this.matching(folder, criteria), algorithm);
   }
 
   async changesSince(folder: string, modseq: number): Promise<ChangesData> {
@@ -458,7 +414,7 @@ class MemoryMailbox implements Mailbox {
   }
 }
 
-function statusOf(f: MemFolder): Omit<FolderStatusData, "name" | "specialUse" | "subscribed" | "uidValidity" | "uidNext" | "highestModseq"> {
+function countsOf(f: MemFolder): FolderCounts {
   let unseen = 0;
   let deleted = 0;
   let size = 0;
@@ -472,13 +428,6 @@ function statusOf(f: MemFolder): Omit<FolderStatusData, "name" | "specialUse" | 
     if (hasFlag(m.flags, "\\Deleted")) deleted++;
   }
   return { messages: f.messages.size, unseen, deleted, size, firstUnseenUid };
-}
-
-/** INBOX first, then by name. */
-export function folderOrder(a: string, b: string): number {
-  const ia = a === "INBOX" || a.startsWith("INBOX/") ? 0 : 1;
-  const ib = b === "INBOX" || b.startsWith("INBOX/") ? 0 : 1;
-  return ia - ib || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 export function createMemoryStore(): MailStore {

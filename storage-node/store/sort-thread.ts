@@ -187,3 +187,8 @@ export function threadReferences(messages: readonly SortableMessage[]): ThreadNo
   const toNode = (c: Container): ThreadNodeData => ({ uid: c.msg ? c.msg.uid : null, children: c.children.map(toNode) });
   return merged.map(toNode);
 }
+
+/** THREAD by the named algorithm (RFC 5256 §3). */
+export function threadMessages(messages: readonly SortableMessage[], algorithm: "references" | "orderedsubject"): ThreadNodeData[] {
+  return algorithm === "references" ? threadReferences(messages) : threadOrderedSubject(messages);
+}

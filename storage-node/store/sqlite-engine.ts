@@ -24,17 +24,18 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_DEDUPE_KEY_CHARS, STORE_MAX_FOLDERS } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { BodyStructureData, EnvelopeData, HeaderFieldData, MimePartData } from "../mime/types.ts";
-import { applyFlagOp, hasFlag, normalizeFlags, sameFlags } from "./flag-names.ts";
+import { resolveSection, type ResolvedSection } from "./body-section.ts";
+import { hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
+import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
-import { headerSearchText, headerValues } from "./header-decode.ts";
 import { DEFAULT_FOLDERS, checkMailboxKey } from "./mailbox-id.ts";
 import { factsFromParsed, type MessageFacts } from "./message-facts.ts";
+import { headerSearchText, headerValues } from "./message-text.ts";
 import { collectTextKeys, createMatcher, type SearchTextSource } from "./search-match.ts";
-import { planSection, type SectionPlan } from "./section-plan.ts";
-import { sortMessages, threadOrderedSubject, threadReferences, type SortableMessage } from "./sort-thread.ts";
+import { sortMessages, threadMessages, type SortableMessage } from "./sort-thread.ts";
 import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
 import {
   StoreError,
@@ -54,6 +55,7 @@ import {
   type ThreadNodeData,
   type UidSet,
 } from "./types.ts";
+import { checkDedupeKey, checkQuota } from "./write-checks.ts";
 
 type DB = Database.Database;
 
@@ -111,7 +113,7 @@ export function prepareAppend(raw: Uint8Array): PreparedAppend {
   const parsed = parseMessage(raw);
   const facts = factsFromParsed(parsed);
   const stored: StoredParsed = { envelope: parsed.envelope, bodyStructure: parsed.bodyStructure, tree: parsed.tree, headers: parsed.headers };
-  const headerText = headerSearchText(parsed.headers) + "\n" + parsed.headerText;
+  const headerText = headerSearchText(parsed.headers);
   const segments: PreparedAppend["segments"] = [];
   const pushInline = (from: number, to: number) => {
     for (let i = from; i < to; i += STORE_CHUNK_BYTES) {
@@ -339,7 +341,7 @@ export class SqliteMailboxEngine {
     return row;
   }
 
-  private statusCounts(folderId: number) {
+  private statusCounts(folderId: number): FolderCounts {
     const r = this.st(
       `SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
               coalesce(sum(instr(flags, ' \\Seen ') = 0), 0) AS unseen,
@@ -347,31 +349,14 @@ export class SqliteMailboxEngine {
               min(CASE WHEN instr(flags, ' \\Seen ') = 0 THEN uid END) AS first_unseen
        FROM messages WHERE folder_id = ?`,
     ).get(folderId) as { messages: number; size: number; unseen: number; deleted: number; first_unseen: number | null };
-    return r;
+    return { messages: r.messages, size: r.size, unseen: r.unseen, deleted: r.deleted, firstUnseenUid: r.first_unseen };
   }
 
   // ---- folders --------------------------------------------------------------
 
   listFolders(): FolderData[] {
     const rows = this.st("SELECT * FROM folders").all() as FolderRow[];
-    const names = rows.map((r) => r.name);
-    return rows
-      .sort((a, b) => folderOrder(a.name, b.name))
-      .map((r) => {
-        const c = this.statusCounts(r.id);
-        return {
-          name: r.name,
-          specialUse: r.special_use,
-          subscribed: r.subscribed === 1,
-          uidValidity: r.uidvalidity,
-          uidNext: r.uidnext,
-          highestModseq: r.highest_modseq,
-          messages: c.messages,
-          unseen: c.unseen,
-          size: c.size,
-          hasChildren: names.some((n) => isFolderDescendant(n, r.name)),
-        };
-      });
+    return folderList(rows.map(folderRecord), (f) => this.statusCounts(f.id));
   }
 
   createFolder(name: string, specialUse: SpecialUse | null): void {
@@ -433,20 +418,7 @@ export class SqliteMailboxEngine {
 
   status(name: string): FolderStatusData {
     const f = this.folderRow(name);
-    const c = this.statusCounts(f.id);
-    return {
-      name: f.name,
-      specialUse: f.special_use,
-      subscribed: f.subscribed === 1,
-      uidValidity: f.uidvalidity,
-      uidNext: f.uidnext,
-      highestModseq: f.highest_modseq,
-      messages: c.messages,
-      unseen: c.unseen,
-      deleted: c.deleted,
-      size: c.size,
-      firstUnseenUid: c.first_unseen,
-    };
+    return folderStatusData(folderRecord(f), this.statusCounts(f.id));
   }
 
   // ---- messages -------------------------------------------------------------
@@ -456,12 +428,12 @@ export class SqliteMailboxEngine {
   }
 
   private checkQuota(extra: number): void {
-    if (this.quotaBytes !== undefined && extra > 0 && this.usedBytes() + extra > this.quotaBytes) throw new StoreError("over-quota", "mailbox quota exceeded");
+    checkQuota(this.quotaBytes, () => this.usedBytes(), extra);
   }
 
   checkDedupe(key: string | undefined): AppendData | null {
     if (key === undefined) return null;
-    if (key.length === 0 || key.length > STORE_MAX_DEDUPE_KEY_CHARS) throw new StoreError("invalid", "bad dedupe key");
+    checkDedupeKey(key);
     const r = this.st("SELECT uid, uidvalidity, modseq FROM dedupe WHERE key = ?").get(key) as { uid: number; uidvalidity: number; modseq: number } | undefined;
     return r ? { uid: r.uid, uidValidity: r.uidvalidity, modseq: r.modseq, duplicate: true } : null;
   }
@@ -576,10 +548,9 @@ export class SqliteMailboxEngine {
     return JSON.parse(utf8d.decode(decompress(r.codec, r.parsed))) as StoredParsed;
   }
 
-  planFor(contentId: number, size: number, req: BodySectionRequest): SectionPlan {
-    // BODY[] needs no MIME tree: skip loading and decoding it.
-    if (req.part.length === 0 && req.specifier === "" && !req.binary) return { kind: "range", start: 0, end: size };
-    return planSection(this.loadParsed(contentId).tree, size, req);
+  /** A section as a byte range to stream, or bytes built from its range (see body-section.ts). */
+  section(contentId: number, size: number, req: BodySectionRequest): ResolvedSection {
+    return resolveSection({ size, tree: () => this.loadParsed(contentId).tree, read: (start, end) => this.readRange(contentId, start, end) }, req);
   }
 
   /** Bytes [start, end) of a stored message, read segment by segment. */
@@ -615,23 +586,14 @@ export class SqliteMailboxEngine {
 
   storeFlags(folder: string, set: UidSet, o: StoreFlagsOptions): StoreFlagsData {
     const f = this.folderRow(folder);
-    const flags = normalizeFlags(o.flags);
-    const out: StoreFlagsData = { changed: [], modified: [] };
-    const pending: { uid: number; flags: string[] }[] = [];
-    for (const r of this.rows(f, set)) {
-      if (o.unchangedSince !== undefined && r.modseq > o.unchangedSince) {
-        out.modified.push(r.uid);
-        continue;
-      }
-      const cur = flagsOut(r.flags);
-      const next = applyFlagOp(cur, o.op, flags);
-      if (!sameFlags(cur, next)) pending.push({ uid: r.uid, flags: next });
-    }
-    if (pending.length === 0) return out;
+    const current = this.rows(f, set).map((r) => ({ uid: r.uid, modseq: r.modseq, flags: flagsOut(r.flags) }));
+    const plan = planFlagUpdates(current, o.op, o.flags, o.unchangedSince);
+    const out: StoreFlagsData = { changed: [], modified: plan.modified };
+    if (plan.pending.length === 0) return out;
     const modseq = this.nextModseq();
-    for (const p of pending) {
-      this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(flagsIn(p.flags), modseq, f.id, p.uid);
-      out.changed.push({ uid: p.uid, flags: p.flags, modseq });
+    for (const p of plan.pending) {
+      this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(flagsIn(p.flags), modseq, f.id, p.message.uid);
+      out.changed.push({ uid: p.message.uid, flags: p.flags, modseq });
     }
     this.st("UPDATE folders SET highest_modseq = ? WHERE id = ?").run(modseq, f.id);
     this.emit(f.name, "flags");
@@ -772,8 +734,7 @@ export class SqliteMailboxEngine {
   }
 
   thread(folder: string, algorithm: "references" | "orderedsubject", criteria: SearchKey): ThreadNodeData[] {
-    const list = this.searchRows(folder, criteria);
-    return algorithm === "references" ? threadReferences(list) : threadOrderedSubject(list);
+    return threadMessages(this.searchRows(folder, criteria), algorithm);
   }
 
   changesSince(folder: string, modseq: number): ChangesData {
@@ -798,9 +759,14 @@ function asDeflate(c: { codec: number; data: Uint8Array }): Uint8Array {
   return c.codec === CODEC_DEFLATE ? c.data : deflateRawSync(c.data);
 }
 
-/** INBOX first, then by name. */
-function folderOrder(a: string, b: string): number {
-  const ia = a === "INBOX" || a.startsWith("INBOX/") ? 0 : 1;
-  const ib = b === "INBOX" || b.startsWith("INBOX/") ? 0 : 1;
-  return ia - ib || (a < b ? -1 : a > b ? 1 : 0);
+function folderRecord(r: FolderRow): FolderRecord & { id: number } {
+  return {
+    id: r.id,
+    name: r.name,
+    specialUse: r.special_use,
+    subscribed: r.subscribed === 1,
+    uidValidity: r.uidvalidity,
+    uidNext: r.uidnext,
+    highestModseq: r.highest_modseq,
+  };
 }

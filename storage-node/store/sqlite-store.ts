@@ -24,6 +24,7 @@ import { Worker } from "node:worker_threads";
 import { STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
 import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
+import { checkInternalDate } from "./write-checks.ts";
 import type { FetchHead, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
 import {
   StoreError,
@@ -174,7 +175,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     async append(folder: string, body: MessageBody, o: AppendOptions = {}): Promise<AppendData> {
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
       const opts = { flags: o.flags ? [...o.flags] : undefined, internalDate: o.internalDate?.getTime(), dedupeKey: o.dedupeKey };
-      if (opts.internalDate !== undefined && Number.isNaN(opts.internalDate)) throw new StoreError("invalid", "bad internal date");
+      checkInternalDate(opts.internalDate);
       if (body instanceof Uint8Array) {
         if (body.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
         return this.call("append", body, folder, opts);

@@ -20,7 +20,6 @@ import { parentPort } from "node:worker_threads";
 import { STORE_CHUNK_BYTES, STORE_GROUP_COMMIT_MAX_OPS, STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
 import type { FetchHead, FetchOpenArgs, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import { SqliteMailboxEngine, prepareAppend, type PreparedAppend } from "./sqlite-engine.ts";
-import { decodeSection, filterHeaderFields, partialWindow } from "./section-plan.ts";
 import { StoreError, type BodySectionRequest, type StoreErrorKind } from "./types.ts";
 
 const port = parentPort;
@@ -131,20 +130,9 @@ function ownedOf(mailbox: string): Owned {
 }
 
 function sectionHead(engine: SqliteMailboxEngine, contentId: number, size: number, req: BodySectionRequest, c: Cursor): SectionHead {
-  const plan = engine.planFor(contentId, size, req);
-  let source: { contentId: number; start: number; end: number } | Uint8Array;
-  let length: number;
-  if (plan.kind === "range") {
-    const [from, to] = partialWindow(plan.end - plan.start, req.partial);
-    source = { contentId, start: plan.start + from, end: plan.start + to };
-    length = to - from;
-  } else {
-    let bytes = engine.readRange(contentId, plan.start, plan.end);
-    bytes = plan.kind === "header-fields" ? filterHeaderFields(bytes, plan.fields, plan.not) : decodeSection(bytes, plan.encoding);
-    const [from, to] = partialWindow(bytes.byteLength, req.partial);
-    source = bytes.subarray(from, to);
-    length = to - from;
-  }
+  const resolved = engine.section(contentId, size, req);
+  const source = resolved.kind === "range" ? { contentId, start: resolved.start, end: resolved.end } : resolved.bytes;
+  const length = resolved.kind === "range" ? resolved.end - resolved.start : resolved.bytes.byteLength;
   if (req.sizeOnly) return { size: length, inline: new Uint8Array(0) };
   if (length <= 64 * 1024) {
     const inline = source instanceof Uint8Array ? source : engine.readRange(source.contentId, source.start, source.end);
