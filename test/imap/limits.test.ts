@@ -114,3 +114,36 @@ describe("IMAP limits", () => {
     client.close();
   });
 });
+
+describe("idle timeouts after login", () => {
+  it("logs out an authenticated client idle past authTimeoutMs, and IDLE past idleMaxMs", async () => {
+    server = await startTestServer({ limits: { authTimeoutMs: 80, idleMaxMs: 80 } });
+    const quiet = await connectClient(server);
+    expect(await quiet.readLine()).toBe("* BYE Autologout; idle for too long.");
+    const idler = await connectClient(server);
+    await idler.command("SELECT INBOX");
+    idler.write("I1 IDLE\r\n");
+    expect(await idler.readLine()).toBe("+ idling");
+    expect(await idler.readLine()).toBe("* BYE Autologout; idle for too long.");
+  });
+});
+
+describe("byte reader memory", () => {
+  it("holds at most one cap's worth of an endless line", async () => {
+    const { ByteReader } = await import("../../storage-node/imap/wire/byte-reader.ts");
+    const reader = new ByteReader(1 << 20);
+    const line = reader.readLine(1024);
+    let peak = 0;
+    const chunk = Buffer.alloc(4096, 0x61);
+    for (let i = 0; i < 2500; i++) {
+      reader.push(chunk); // 10 MB without a line feed
+      peak = Math.max(peak, reader.pending);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    reader.push(Buffer.from("tail {5+}\r\n"));
+    const result = await line;
+    expect(result?.tooLong).toBe(true);
+    expect(result?.line.toString()).toMatch(/tail \{5\+\}$/);
+    expect(peak).toBeLessThanOrEqual(1024 + 4096);
+  });
+});
