@@ -82,6 +82,8 @@ describe("ESEARCH and SEARCHRES", () => {
     expect((await client.command("FETCH $ (UID)")).lines).toEqual(["* 1 FETCH (UID 1)", "* 3 FETCH (UID 3)"]);
     expect((await client.command("SEARCH $ SUBJECT again")).lines).toEqual(["* SEARCH 3"]);
     expect((await client.command("SEARCH RETURN (COUNT) NOT $")).lines).toEqual([expect.stringMatching(/ COUNT 1$/)]);
+    await client.command("SELECT INBOX"); // RFC 5182 §2.1: a new SELECT forgets the saved result
+    expect((await client.command("FETCH $ (UID)")).lines).toEqual([]);
     client.close();
   });
 });

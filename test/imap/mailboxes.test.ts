@@ -120,3 +120,15 @@ describe("SUBSCRIBE / LSUB / LIST-EXTENDED / LIST-STATUS / STATUS", () => {
     client.close();
   });
 });
+
+describe("parents of nested folders", () => {
+  it("are real folders: created with the child, not deletable while it exists", async () => {
+    const client = await connectClient(server);
+    await client.command("CREATE Outer/Inner");
+    expect((await client.command('LIST "" "Outer"')).lines).toEqual(['* LIST (\\HasChildren) "/" Outer']);
+    expect((await client.command("DELETE Outer")).tagged).toMatch(/NO \[CANNOT\]/);
+    expect((await client.command("DELETE Outer/Inner")).status).toBe("OK");
+    expect((await client.command('LIST "" "Outer"')).lines).toEqual(['* LIST (\\HasNoChildren) "/" Outer']);
+    client.close();
+  });
+});

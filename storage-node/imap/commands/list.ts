@@ -19,6 +19,8 @@ import { readStatusItems, writeStatus, type StatusItem } from "./status-items.ts
 
 interface ListArgs {
   lsub: boolean;
+  /** Selection or return options were given (RFC 5258 extended LIST). */
+  extended: boolean;
   selectSubscribed: boolean;
   selectSpecialUse: boolean;
   recursiveMatch: boolean;
@@ -61,6 +63,7 @@ function combine(reference: string, pattern: string): string {
 async function parseList(cursor: import("../wire/command-cursor.ts").CommandCursor, session: Session, lsub: boolean): Promise<ListArgs> {
   const args: ListArgs = {
     lsub,
+    extended: false,
     selectSubscribed: lsub,
     selectSpecialUse: false,
     recursiveMatch: false,
@@ -73,6 +76,7 @@ async function parseList(cursor: import("../wire/command-cursor.ts").CommandCurs
   };
   cursor.sp();
   if (!lsub && cursor.peekChar("(")) {
+    args.extended = true;
     await cursor.list(() => {
       const option = cursor.keyword("a selection option");
       if (option === "SUBSCRIBED") args.selectSubscribed = true;
@@ -95,6 +99,7 @@ async function parseList(cursor: import("../wire/command-cursor.ts").CommandCurs
   }
   if (!lsub && cursor.take(" ")) {
     if (cursor.keyword("RETURN") !== "RETURN") throw new ParseError("Expected RETURN");
+    args.extended = true;
     cursor.sp();
     await cursor.list(async () => {
       const option = cursor.keyword("a return option");
@@ -157,7 +162,8 @@ async function executeList(session: Session, args: ListArgs): Promise<void> {
       extended.push('("CHILDINFO" ("SUBSCRIBED"))');
     }
     if (args.selectSpecialUse && (!folder?.specialUse || folder.specialUse === "\\Inbox")) continue;
-    if (!folder) attributes.push(args.lsub ? "\\Noselect" : "\\NonExistent");
+    // RFC 5258 §3: \NonExistent (which implies \Noselect) is for LIST-EXTENDED; plain LIST keeps RFC 3501's \Noselect.
+    if (!folder) attributes.push(args.extended ? "\\NonExistent" : "\\Noselect");
     if (!args.lsub) attributes.push(entry.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
     if (folder?.subscribed && !args.lsub && (args.selectSubscribed || args.returnSubscribed)) attributes.push("\\Subscribed");
     if (folder?.specialUse && folder.specialUse !== "\\Inbox" && !args.lsub) attributes.push(folder.specialUse);

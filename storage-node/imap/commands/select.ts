@@ -73,6 +73,8 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
     session.out.untagged("OK [CLOSED] Previous mailbox closed.");
   }
   if (args.condstore) session.enabled.add("CONDSTORE");
+  // RFC 5182 §2.1: SELECT and EXAMINE reset the saved search result.
+  session.savedSearch = null;
   const status = await storeCall(() => mailbox.status(args.mailbox));
   const uids = await storeCall(() => mailbox.uids(args.mailbox));
   const tracker = new SequenceTracker(uids, status.highestModseq);
@@ -152,6 +154,7 @@ export const closeCommand = defineCommand<void>({
   async execute(session) {
     const selected = session.requireSelected();
     session.selected = null;
+    session.savedSearch = null;
     session.state = "authenticated";
     if (!selected.readOnly) {
       const mailbox = session.requireMailbox();
@@ -172,6 +175,7 @@ export const unselectCommand = defineCommand<void>({
   async execute(session) {
     if (!session.selected) throw new CommandError("BAD", null, "No mailbox selected");
     session.selected = null;
+    session.savedSearch = null;
     session.state = "authenticated";
   },
 });
