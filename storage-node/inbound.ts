@@ -48,6 +48,8 @@ export interface InboundContext {
   store: MailStore;
   tls: { key: string; cert: string };
   listeners: { name: string; port: number }[];
+  /** Overrides of the MX rate limit (tests of its edge, benchmarks); production uses MX_LIMITS. */
+  mxRateLimit?: { messages: number; windowMs: number };
 }
 
 export interface InboundServices {
@@ -194,6 +196,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     routes,
     deliverer,
     resolver,
+    rateLimit: context.mxRateLimit,
     bounceRoute: (address) => {
       // A bounce to an SRS address we issued: relay it to the original sender.
       const original = srs.reverse(address);

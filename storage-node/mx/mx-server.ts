@@ -40,6 +40,8 @@ export interface MxServerOptions {
   deliverer: Deliverer;
   resolver: DnsResolverData;
   maxMessageBytes?: number;
+  /** Transactions per client IP per window (default MX_LIMITS; tests and benchmarks set their own). */
+  rateLimit?: { messages: number; windowMs: number };
   /** A route for an address the directory does not know but this node does (SRS bounces). */
   bounceRoute?: (address: string) => AliasRouteData | null;
   /** Called after every 250, with the delivery id (tests and benchmarks wait on it). */
@@ -207,7 +209,8 @@ export class MxServer {
     const ip = session.remoteAddress;
     const now = Date.now();
     let window = this.rate.get(ip);
-    if (!window || now - window[0] >= MX_LIMITS.rateWindowMs) {
+    const limit = this.options.rateLimit ?? { messages: MX_LIMITS.maxMessagesPerIpPerWindow, windowMs: MX_LIMITS.rateWindowMs };
+    if (!window || now - window[0] >= limit.windowMs) {
       window = [now, 0];
       this.rate.delete(ip);
       this.rate.set(ip, window);
@@ -217,7 +220,7 @@ export class MxServer {
         this.rate.delete(oldest);
       }
     }
-    if (window[1] >= MX_LIMITS.maxMessagesPerIpPerWindow) return REPLIES.rate();
+    if (window[1] >= limit.messages) return REPLIES.rate();
     window[1]++;
     return undefined;
   }

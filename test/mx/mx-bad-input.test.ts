@@ -229,3 +229,42 @@ describe("MX under hostile input", () => {
     expect(await subjects()).toEqual(["legit after abuse"]);
   });
 });
+
+describe("MX rate limit per IP", () => {
+  let edge: EdgeHandle;
+  let h: InboundHarness;
+  let victim: TestMailboxData;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    h = await startInboundHarness(edge, { mxRateLimit: { messages: 3, windowMs: 60_000 } });
+    victim = await createTestMailbox(edge, "victim");
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await edge?.stop();
+  });
+
+  it("answers 450 4.7.1 to the transaction past the limit, on any connection from that IP", async () => {
+    const wire = await SmtpWire.open(h.mxPort);
+    try {
+      await wire.command("EHLO busy.example");
+      for (let i = 0; i < 3; i++) {
+        expect((await wire.command("MAIL FROM:<busy@sender.example>")).code).toBe(250);
+        expect((await wire.command("RSET")).code).toBe(250);
+      }
+      expect((await wire.command("MAIL FROM:<busy@sender.example>")).text).toMatch(/^450 4\.7\.1 /);
+    } finally {
+      wire.close();
+    }
+    const other = await SmtpWire.open(h.mxPort);
+    try {
+      await other.command("EHLO busy.example");
+      expect((await other.command("MAIL FROM:<busy@sender.example>")).code).toBe(450);
+      expect((await other.command(`RCPT TO:<${victim.address}>`)).code).toBe(503);
+    } finally {
+      other.close();
+    }
+  });
+});

@@ -40,6 +40,7 @@ export interface InboundHarnessOptions {
   store?: "memory" | "sqlite";
   dataDir?: string;
   nodeKeys?: { nodeId: string; secretKey: string };
+  mxRateLimit?: { messages: number; windowMs: number };
 }
 
 export function newSpoolKey(): string {
@@ -92,7 +93,7 @@ export async function startInboundHarness(edge: EdgeHandle, options: InboundHarn
   const base = options.store === "sqlite" ? createSqliteStore({ dataDir: path.join(dataDir, "mailboxes"), workers: 1 }) : createMemoryStore();
   const tls = await ensureSelfSignedCertificate(path.join(dataDir, "tls"), settings.hostname);
   const listeners: { name: string; port: number }[] = [];
-  inbound = await startInbound({ settings, logger, tunnel, cache, store: base, tls, listeners });
+  inbound = await startInbound({ settings, logger, tunnel, cache, store: base, tls, listeners, mxRateLimit: options.mxRateLimit });
   const services = inbound;
   const mxPort = listeners.find((l) => l.name === "mx")?.port ?? 0;
   const authenticator = new EdgeAuthenticator({ cache, logger, failureDelayMs: 10, onSuccess: (auth) => services.onLogin(auth) });
