@@ -157,7 +157,8 @@ export class Session {
         if (line.tooLong) {
           // The tag is lost with the line; RFC 3501 §7.1.3 allows an untagged BAD.
           this.out.untagged("BAD Command line too long.");
-          const marker = /~?\{(\d+)\+\}$/.exec(line.line.toString("latin1"));
+          // A literal announced at the end of the lost line cannot be told from commands: give up.
+          const marker = /~?\{(\d+)\+?\}$/.exec(line.line.toString("latin1"));
           if (marker || !(await this.countBad())) {
             await this.bye("Too much invalid input.");
             break;
@@ -182,7 +183,10 @@ export class Session {
     this.shuttingDown = true;
     if (this.waitingForCommand || this.idling) {
       this.out.untagged("BYE Server shutting down.");
-      void this.out.flush().finally(() => this.socket.end());
+      void this.out
+        .flush()
+        .catch(() => undefined)
+        .finally(() => this.socket.end());
     }
   }
 
@@ -372,7 +376,10 @@ export class Session {
     });
     socket.on("timeout", () => {
       this.out.untagged("BYE Autologout; idle for too long.");
-      void this.out.flush().finally(() => this.destroy());
+      void this.out
+        .flush()
+        .catch(() => undefined)
+        .finally(() => this.destroy());
     });
   }
 

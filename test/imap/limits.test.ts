@@ -23,7 +23,11 @@ describe("IMAP limits", () => {
     client.write(`A2 ID ("x" "${"y".repeat(100 - 'A2 ID ("x" "")'.length + 1)}")\r\n`);
     expect(await client.readLine()).toBe("* BAD Command line too long.");
     expect((await client.command("NOOP")).status).toBe("OK");
-    client.close();
+    // An overlong line that announces a literal: its bytes could be taken for commands, so the server quits.
+    client.write(`A3 LOGIN ${"u".repeat(120)} {5}\r\n`);
+    expect(await client.readLine()).toBe("* BAD Command line too long.");
+    expect(await client.readLine()).toBe("* BYE Too much invalid input.");
+    expect(await client.readLine()).toBeNull();
   });
 
   it("checks a literal against the command byte cap before sending +", async () => {
