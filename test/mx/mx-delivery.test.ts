@@ -15,6 +15,7 @@ import type { MailboxChangeEvent } from "../../storage-node/store/types.ts";
 import { createTestMailbox, eventually, uniqueName, type TestMailboxData } from "../support/api.ts";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { inboxMessages, startInboundHarness, type InboundHarness } from "./support/inbound-harness.ts";
+import { startDnsStub, type DnsStub } from "./support/dns-stub.ts";
 import { SmtpWire } from "./support/smtp-wire.ts";
 
 const run = promisify(execFile);
@@ -38,22 +39,30 @@ function expectTraced(stored: Buffer, original: Buffer): void {
     .map((l) => l.slice(0, l.indexOf(":")));
   expect(new Set(names)).toEqual(new Set(["Received-SPF", "Authentication-Results", "Received"]));
   expect(prefix).toMatch(/^Authentication-Results: mx\.sealbox\.test;/m);
-  expect(prefix).toMatch(/^Received: from [^\r\n]*\r\n\tby mx\.sealbox\.test \(Sealbox\) with ESMTP/m);
+  expect(prefix).toMatch(/^Received: from [^\r\n]*\r\n\tby mx\.sealbox\.test \(Sealbox\) with (?:ESMTP|UTF8SMTP)/m);
 }
 
 describe("MX delivery into mailboxes", () => {
   let edge: EdgeHandle;
   let h: InboundHarness;
   let alice: TestMailboxData;
+  let dns: DnsStub;
 
   beforeAll(async () => {
     edge = await startEdge();
-    h = await startInboundHarness(edge);
+    // SPF and DMARC answers come from a local DNS server named in the settings.
+    dns = await startDnsStub({
+      "spf.example": "v=spf1 ip4:127.0.0.1 -all",
+      "_dmarc.spf.example": "v=DMARC1; p=reject",
+      "nospf.example": "v=spf1 -all",
+    });
+    h = await startInboundHarness(edge, { settings: { dnsServers: dns.server } });
     alice = await createTestMailbox(edge, "alice");
   });
 
   afterAll(async () => {
     await h?.close();
+    await dns?.close();
     await edge?.stop();
   });
 
@@ -138,6 +147,49 @@ describe("MX delivery into mailboxes", () => {
       const messages = await inboxMessages(mailbox);
       expect(messages).toHaveLength(1);
       expectTraced(messages[0], original);
+    } finally {
+      await mailbox.close();
+    }
+  });
+
+  it("records SPF and DMARC results from the configured DNS resolver", async () => {
+    const dave = await createTestMailbox(edge, "dave");
+    const transport = nodemailer.createTransport({ host: "127.0.0.1", port: h.mxPort, secure: false, ignoreTLS: true });
+    const pass = Buffer.from(`From: <news@spf.example>\r\nTo: <${dave.address}>\r\nSubject: spf pass\r\n\r\nhi\r\n`);
+    const fail = Buffer.from(`From: <news@nospf.example>\r\nTo: <${dave.address}>\r\nSubject: spf fail\r\n\r\nhi\r\n`);
+    await transport.sendMail({ envelope: { from: "news@spf.example", to: [dave.address] }, raw: pass });
+    await transport.sendMail({ envelope: { from: "news@nospf.example", to: [dave.address] }, raw: fail });
+    expect(dns.queries).toContain("spf.example/16");
+    const mailbox = await h.openMailbox(dave.address, dave.password);
+    try {
+      const [first, second] = (await inboxMessages(mailbox)).map((m) => m.toString("utf8"));
+      expect(first).toMatch(/^Authentication-Results: mx\.sealbox\.test;[^]*spf=pass [^]*dmarc=pass /m);
+      expect(first).toMatch(/^Received-SPF: pass /m);
+      expect(second).toMatch(/^Authentication-Results: [^]*spf=fail /m);
+    } finally {
+      await mailbox.close();
+    }
+  });
+
+  it("takes SMTPUTF8 senders and UTF-8 headers, and says so in Received", async () => {
+    const erin = await createTestMailbox(edge, "erin");
+    const original = Buffer.from(`From: Jörg <jörg@bücher.example>\r\nTo: <${erin.address}>\r\nSubject: Grüße aus München\r\n\r\nÄÖÜ\r\n`, "utf8");
+    const wire = await SmtpWire.open(h.mxPort);
+    try {
+      await wire.command("EHLO utf8.example");
+      expect((await wire.command("MAIL FROM:<jörg@bücher.example> SMTPUTF8 BODY=8BITMIME")).code).toBe(250);
+      expect((await wire.command(`RCPT TO:<${erin.address}>`)).code).toBe(250);
+      expect((await wire.command("DATA")).code).toBe(354);
+      wire.write(Buffer.concat([original, Buffer.from(".\r\n")]));
+      expect((await wire.reply()).code).toBe(250);
+    } finally {
+      wire.close();
+    }
+    const mailbox = await h.openMailbox(erin.address, erin.password);
+    try {
+      const [stored] = await inboxMessages(mailbox);
+      expectTraced(stored, original);
+      expect(stored.toString("utf8")).toMatch(/with UTF8SMTP id /);
     } finally {
       await mailbox.close();
     }
