@@ -53,7 +53,7 @@ export async function startDnsStub(txt: Record<string, string>): Promise<DnsStub
     header.writeUInt16BE(0x8400 | (known ? 0 : 3), 2); // QR, AA; NOERROR or NXDOMAIN
     header.writeUInt16BE(1, 4);
     header.writeUInt16BE(value === undefined ? 0 : 1, 6);
-    const parts = [header, question];
+    const parts: Uint8Array[] = [header, question];
     if (value !== undefined) {
       const rdata = txtRdata(value);
       const answer = Buffer.alloc(12);
