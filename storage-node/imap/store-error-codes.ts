@@ -42,3 +42,12 @@ export async function storeCall<T>(call: () => Promise<T>): Promise<T> {
     throw storeErrorToCommandError(error);
   }
 }
+
+/** Iterates a store result stream, turning StoreError into the mapped CommandError. */
+export async function* storeIterable<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    for await (const item of items) yield item;
+  } catch (error) {
+    throw storeErrorToCommandError(error);
+  }
+}

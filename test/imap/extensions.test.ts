@@ -126,6 +126,20 @@ describe("QUOTA (RFC 9208)", () => {
   });
 });
 
+describe("MULTIAPPEND atomicity (RFC 3502)", () => {
+  it("removes the messages already written when a later one fails", async () => {
+    server.auth.users.get(server.user.address)!.quotaBytes = 1000;
+    const client = await connectClient(server);
+    const one = message("fits", "a".repeat(300));
+    const two = message("does not fit", "b".repeat(700));
+    client.write(`M1 APPEND INBOX {${one.length}+}\r\n${one} {${two.length}+}\r\n${two}\r\n`);
+    expect((await client.readTagged("M1")).tagged).toMatch(/^M1 NO \[OVERQUOTA\]/);
+    expect((await client.command("STATUS INBOX (MESSAGES)")).lines).toEqual(["* STATUS INBOX (MESSAGES 0)"]);
+    expect((await appendMessage(client, "INBOX", one)).status).toBe("OK");
+    client.close();
+  });
+});
+
 describe("XREGEX search extension", () => {
   it("matches body, text and header fields with flags, and refuses bad patterns", async () => {
     const client = await connectClient(server);

@@ -96,6 +96,18 @@ describe("APPEND", () => {
   });
 });
 
+describe("BINARY of an undecodable part", () => {
+  it("answers NO [UNKNOWN-CTE] and keeps the session usable", async () => {
+    const client = await connectClient(server);
+    const body = message("odd", "some bytes\r\n", "MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: x-frobnicated\r\n");
+    await appendMessage(client, "INBOX", body);
+    await client.command("SELECT INBOX");
+    expect((await client.command("FETCH 1 BINARY.PEEK[1]")).tagged).toMatch(/NO \[UNKNOWN-CTE\]/);
+    expect((await client.command("FETCH 1 BODY.PEEK[1]")).lines).toEqual(["* 1 FETCH (BODY[1] {12}\r\nsome bytes\r\n)"]);
+    client.close();
+  });
+});
+
 describe("CLOSE and UNSELECT", () => {
   it("CLOSE expunges silently, UNSELECT does not", async () => {
     const client = await connectClient(server);

@@ -164,6 +164,17 @@ describe("selected state", () => {
     client.close();
   });
 
+  it("CHECK and NOOP report pending changes; CHECK needs a selected mailbox", async () => {
+    const client = await connectClient(server);
+    expect((await client.command("CHECK")).status).toBe("BAD");
+    await client.command("SELECT INBOX");
+    const other = await connectClient(server);
+    await appendMessage(other, "INBOX", message("checked"));
+    expect((await client.command("CHECK")).lines).toEqual(["* 1 EXISTS"]);
+    other.close();
+    client.close();
+  });
+
   it("EXPUNGE removes \\Deleted messages with numbered EXPUNGE responses", async () => {
     const client = await connectClient(server);
     for (const subject of ["a", "b", "c", "d"]) await appendMessage(client, "INBOX", message(subject));

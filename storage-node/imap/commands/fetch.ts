@@ -12,9 +12,10 @@
  */
 import type { BodySectionRequest, FetchOptions } from "../../store/types.ts";
 import { formatBodyStructure, formatEnvelope } from "../../mime/imap-format.ts";
-import { SELECTED, defineCommand } from "../command.ts";
+import { StoreError } from "../../store/types.ts";
+import { CommandError, SELECTED, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
-import { storeCall } from "../store-error-codes.ts";
+import { storeCall, storeErrorToCommandError } from "../store-error-codes.ts";
 import { toUidSet } from "../tracker.ts";
 import { ConnectionClosedError } from "../wire/byte-reader.ts";
 import { ParseError, type CommandCursor, type SequenceSet } from "../wire/command-cursor.ts";
@@ -214,6 +215,21 @@ async function runFetch(session: Session, args: FetchArgs, byUid: boolean): Prom
     sections: sections.map((item) => (item as { request: BodySectionRequest }).request),
     changedSince: args.changedSince ?? undefined,
   };
+  try {
+    await writeMessages(session, items, uids, options, seenChanged);
+  } catch (error) {
+    // RFC 3516 §4.3: a BINARY section whose encoding cannot be undone is NO [UNKNOWN-CTE].
+    if (error instanceof StoreError && error.kind === "invalid" && items.some((item) => item.kind === "section" && item.binary)) {
+      throw new CommandError("NO", "UNKNOWN-CTE", "Cannot decode this part's content-transfer-encoding.");
+    }
+    throw storeErrorToCommandError(error);
+  }
+}
+
+async function writeMessages(session: Session, items: FetchItem[], uids: number[], options: FetchOptions, seenChanged: Set<number>): Promise<void> {
+  const selected = session.requireSelected();
+  const mailbox = session.requireMailbox();
+  const tracker = selected.tracker;
   const out = session.out;
   for await (const message of mailbox.fetch(selected.name, toUidSet(uids), options)) {
     const seq = tracker.seqOf(message.uid);

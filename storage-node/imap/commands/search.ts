@@ -4,7 +4,7 @@
  */
 import { SELECTED, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
-import { storeCall } from "../store-error-codes.ts";
+import { storeCall, storeIterable } from "../store-error-codes.ts";
 import { toUidSet } from "../tracker.ts";
 import { ParseError, type CommandCursor } from "../wire/command-cursor.ts";
 import { encodeString } from "../wire/response-writer.ts";
@@ -58,7 +58,7 @@ async function runSearch(session: Session, tag: string, args: SearchArgs, byUid:
   const uids = found.filter((uid) => tracker.seqOf(uid) > 0).sort((a, b) => a - b);
   let highestModseq = 0;
   if (args.criteria.usesModseq && uids.length > 0) {
-    for await (const message of mailbox.fetch(selected.name, toUidSet(uids), { modseq: true })) {
+    for await (const message of storeIterable(mailbox.fetch(selected.name, toUidSet(uids), { modseq: true }))) {
       highestModseq = Math.max(highestModseq, message.modseq ?? 0);
     }
   }

@@ -4,7 +4,7 @@
  */
 import { CommandError, SELECTED, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
-import { storeCall } from "../store-error-codes.ts";
+import { storeCall, storeIterable } from "../store-error-codes.ts";
 import { toUidSet } from "../tracker.ts";
 import { ParseError, type CommandCursor, type SequenceSet } from "../wire/command-cursor.ts";
 import { formatFlags, formatUidSet } from "../wire/format.ts";
@@ -71,7 +71,7 @@ async function runStore(session: Session, args: StoreArgs, byUid: boolean): Prom
     const modified = new Set(result.modified);
     const shown = uids.filter((uid) => !modified.has(uid));
     if (shown.length > 0) {
-      for await (const message of mailbox.fetch(selected.name, toUidSet(shown), { flags: true, modseq: withModseq })) {
+      for await (const message of storeIterable(mailbox.fetch(selected.name, toUidSet(shown), { flags: true, modseq: withModseq }))) {
         const seq = tracker.seqOf(message.uid);
         if (seq === 0) continue;
         const parts = [`FLAGS ${formatFlags(message.flags ?? [])}`];
