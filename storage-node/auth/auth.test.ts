@@ -128,6 +128,13 @@ describe("EdgeAuthenticator", () => {
     expect(other?.passwordId).toBe("p2");
   });
 
+  it("accepts a generated password typed with capitals, spaces or without dashes", async () => {
+    const auth = setup({ "bob@example.test": makeRecord("bob@example.test", [{ id: "p1", password: good }]) });
+    const typed = [good.toUpperCase(), good.replace(/-/g, ""), good.replace(/-/g, " "), " " + good[0].toUpperCase() + good.slice(1)];
+    for (const variant of typed) expect((await auth.authenticate("bob@example.test", variant, ctx))?.passwordId).toBe("p1");
+    expect(await auth.authenticate("bob@example.test", good.slice(0, -1), ctx)).toBeNull();
+  });
+
   it("answers wrong password, unknown address and malformed input identically", async () => {
     const auth = setup({ "bob@example.test": makeRecord("bob@example.test", [{ id: "p1", password: good }]) });
     expect(await auth.authenticate("bob@example.test", second, ctx)).toBeNull();

@@ -13,7 +13,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { generateMailboxKey, unwrapMailboxKey, wrapMailboxKey } from "../../shared/crypto/mailbox-key.ts";
-import { generatePassword } from "../../shared/crypto/password.ts";
+import { generatePassword, isGeneratedPassword, normalizePassword } from "../../shared/crypto/password.ts";
 import { AUTH_LIMITS } from "../limits.ts";
 import { maskAddress, type Logger } from "../log.ts";
 import { CredentialCache, normalizeAddress } from "./credential-cache.ts";
@@ -60,7 +60,11 @@ export class EdgeAuthenticator implements Authenticator {
       return fail("unknown");
     }
     for (const credential of record.passwords) {
-      const mailboxKey = unwrapMailboxKey(credential, password);
+      let mailboxKey: Uint8Array | null = null;
+      for (const candidate of passwordCandidates(password)) {
+        mailboxKey = unwrapMailboxKey(credential, candidate);
+        if (mailboxKey) break;
+      }
       if (!mailboxKey) continue;
       const data: AuthenticatedData = {
         address: record.address,
@@ -80,4 +84,17 @@ export class EdgeAuthenticator implements Authenticator {
     }
     return fail("mismatch");
   }
+}
+
+/**
+ * The password as typed, then — for something that is a generated password
+ * typed by hand — its canonical form: lower case, no spaces, dashes between
+ * groups of four. Phones capitalise the first letter; people drop dashes.
+ */
+export function passwordCandidates(password: string): string[] {
+  const candidates = [password];
+  const compact = normalizePassword(password).replace(/-/g, "");
+  const grouped = compact.match(/.{1,4}/g)?.join("-") ?? "";
+  if (grouped !== password && isGeneratedPassword(grouped)) candidates.push(grouped);
+  return candidates;
 }
