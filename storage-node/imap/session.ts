@@ -75,6 +75,9 @@ export class Session {
   idling = false;
   private shuttingDown = false;
   private ended = false;
+  /** Set by the mailbox watcher when the selected folder changed; sync skips the store otherwise. */
+  private selectedDirty = true;
+  private unwatchMailbox: (() => void) | null = null;
   private readonly dataListener = (chunk: Buffer): void => this.reader.push(chunk);
 
   constructor(
@@ -285,6 +288,9 @@ export class Session {
   /** Untagged updates for the selected folder (RFC 3501 §7, §5.5). */
   async syncSelected(allowExpunge: boolean): Promise<void> {
     if (!this.selected || !this.mailbox) return;
+    if (!this.selectedDirty && !this.selected.tracker.hasPendingExpunges) return;
+    // Cleared before the store call, so a change committed during it marks the folder again.
+    this.selectedDirty = false;
     await this.selected.tracker.sync(this.mailbox, this.selected.name, this.out, {
       allowExpunge,
       condstore: this.condstore,
@@ -292,8 +298,16 @@ export class Session {
     });
   }
 
+  /** The selected folder may have changed (a watch event, or a new selection). */
+  markSelectedDirty(): void {
+    this.selectedDirty = true;
+  }
+
   /** Called by LOGIN/AUTHENTICATE once the authenticator accepted the client. */
   setAuthenticated(mailbox: Mailbox, mailboxId: string): void {
+    this.unwatchMailbox = mailbox.watch((event) => {
+      if (this.selected && event.folder === this.selected.name) this.selectedDirty = true;
+    });
     this.mailbox = mailbox;
     this.mailboxId = mailboxId;
     this.state = "authenticated";
@@ -431,6 +445,8 @@ export class Session {
     this.out.close();
     this.socket.end();
     const mailbox = this.mailbox;
+    this.unwatchMailbox?.();
+    this.unwatchMailbox = null;
     this.mailbox = null;
     this.selected = null;
     if (mailbox) {

@@ -56,6 +56,10 @@ export class SequenceTracker {
     return 0;
   }
 
+  get hasPendingExpunges(): boolean {
+    return this.pendingExpunges.size > 0;
+  }
+
   isPendingExpunge(uid: number): boolean {
     return this.pendingExpunges.has(uid);
   }

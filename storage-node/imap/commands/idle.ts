@@ -27,7 +27,10 @@ export const idleCommand = defineCommand<void>({
         .catch((error: unknown) => session.logger.warn({ err: String(error) }, "idle update failed"));
     };
     const unwatch = mailbox.watch((event) => {
-      if (session.selected && event.folder === session.selected.name) push();
+      if (session.selected && event.folder === session.selected.name) {
+        session.markSelectedDirty();
+        push();
+      }
     });
     session.setIdleTimeout(true);
     try {

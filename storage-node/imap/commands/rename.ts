@@ -26,6 +26,7 @@ export const renameCommand = defineCommand<RenameArgs>({
     await storeCall(() => mailbox.renameFolder(args.from, args.to));
     if (session.selected && session.selected.name !== "INBOX" && (session.selected.name === args.from || session.selected.name.startsWith(`${args.from}/`))) {
       session.selected.name = args.to + session.selected.name.slice(args.from.length);
+      session.markSelectedDirty();
     }
   },
 });

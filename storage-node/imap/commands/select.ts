@@ -98,6 +98,8 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
   }
   session.selected = { name: args.mailbox, readOnly, tracker };
   session.state = "selected";
+  // Anything committed between the status read and now is picked up by the next sync.
+  session.markSelectedDirty();
   return { code: readOnly ? "READ-ONLY" : "READ-WRITE", text: `${readOnly ? "EXAMINE" : "SELECT"} completed.` };
 }
 
