@@ -32,6 +32,10 @@ export const STORE_BLOB_MIN_BYTES = 16 * 1024;
 export const STORE_CHUNK_BYTES = 256 * 1024;
 /** Most concurrent writes folded into one group commit. */
 export const STORE_GROUP_COMMIT_MAX_OPS = 256;
+/** At most this many trigrams of a TEXT/BODY needle are looked up in the index (the rest is verified by the scan). */
+export const STORE_FTS_QUERY_TRIGRAMS = 16;
+/** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */
+export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 
 // ---- MIME indexer ------------------------------------------------------------
 

@@ -555,6 +555,10 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         ["text matches header", { type: "text", value: "unch" }, [2]],
         ["text matches body", { type: "text", value: "attach" }, [1]],
         ["text two chars", { type: "text", value: "zz" }, []],
+        // Every trigram of the needle is in message 1, the needle is not: an index may only narrow.
+        ["text scattered trigrams", { type: "text", value: "numbers attached" }, []],
+        ["body needle longer than the trigrams looked up", { type: "body", value: "the NUMBERS are attached." }, [1]],
+        ["text and body under and", { type: "and", keys: [{ type: "text", value: "brownfox" }, { type: "body", value: "attach" }] }, [1]],
         ["internal before", { type: "internal-date", op: "before", date: "2023-01-04" }, [1]],
         ["internal on", { type: "internal-date", op: "on", date: "2023-01-04" }, [2]],
         ["internal since", { type: "internal-date", op: "since", date: "2023-01-04" }, [2, 3]],
@@ -626,6 +630,29 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect(await mb.thread("INBOX", "references", ALL)).toEqual([
           { uid: 3, children: [{ uid: 5, children: [] }] },
           { uid: 1, children: [{ uid: 2, children: [{ uid: 4, children: [] }] }] },
+        ]);
+      });
+
+      it("threads by REFERENCES when a later message bridges two threads, over copies and subsets", async () => {
+        const mb = await fresh();
+        const add = (o: TestMessageOptions) => mb.append("INBOX", enc.encode(testMessage(o)));
+        await add({ subject: "North", messageId: "<n@x>", date: "Mon, 02 Jan 2023 10:00:00 +0000" }); // 1
+        await add({ subject: "South", messageId: "<s@x>", date: "Mon, 02 Jan 2023 11:00:00 +0000" }); // 2
+        await add({ subject: "Re: South", messageId: "<r@x>", inReplyTo: "<s@x>", date: "Mon, 02 Jan 2023 12:00:00 +0000" }); // 3
+        expect(await mb.thread("INBOX", "references", ALL)).toEqual([
+          { uid: 1, children: [] },
+          { uid: 2, children: [{ uid: 3, children: [] }] },
+        ]);
+        // References name both roots: the chain links North above South.
+        await add({ subject: "Re: both", messageId: "<m@x>", references: "<n@x> <s@x>", date: "Mon, 02 Jan 2023 13:00:00 +0000" }); // 4
+        const bridged = [{ uid: 1, children: [{ uid: 2, children: [{ uid: 3, children: [] }, { uid: 4, children: [] }] }] }];
+        expect(await mb.thread("INBOX", "references", ALL)).toEqual(bridged);
+        // A copy threads the same way in its folder.
+        await mb.copy("INBOX", ALL_UIDS, "Archive");
+        expect(await mb.thread("Archive", "references", ALL)).toEqual(bridged);
+        // Without the root the South subtree hangs under a dummy for <n@x>... which is pruned (one child).
+        expect(await mb.thread("INBOX", "references", { type: "uid", set: [{ start: 2, end: 4 }] })).toEqual([
+          { uid: 2, children: [{ uid: 3, children: [] }, { uid: 4, children: [] }] },
         ]);
       });
 

@@ -4,8 +4,9 @@
  * Invariants:
  * - String keys match case-insensitive substrings anywhere (RFC 3501 §6.4.4):
  *   never prefix or word semantics.
- * - TEXT/BODY may be answered by an index (`textIndex`, e.g. FTS5 trigram) with
- *   identical semantics; without one the decoded text is scanned.
+ * - TEXT/BODY may be narrowed by an index (`textIndex`, e.g. FTS5 trigrams):
+ *   it names the candidates, a superset of the matches; only candidates are
+ *   scanned, so the answer is always the scan's answer.
  * - Dates compare by calendar day in UTC; sent date falls back to the internal
  *   date when the message has no parsable Date header.
  * - Regex keys use the linear-time matcher in regex.ts.
@@ -39,7 +40,10 @@ export interface SearchTextSource<M> {
 export interface SearchContext<M extends SearchableMessage> {
   source: SearchTextSource<M>;
   now: number;
-  /** Pre-resolved UIDs for a text/body key, when an index answered it. */
+  /**
+   * Candidate UIDs for a text/body key, when an index can name them: every
+   * message that matches is in the set (messages outside it are skipped).
+   */
   textIndex?: (key: { type: "text" | "body"; value: string }) => ReadonlySet<number> | undefined;
 }
 
@@ -102,6 +106,13 @@ export function collectTextKeys(key: SearchKey, out: { type: "text" | "body"; va
   return out;
 }
 
+/** Text/body keys that every match must satisfy (the key itself, or members of a top-level AND). */
+export function requiredTextKeys(key: SearchKey): { type: "text" | "body"; value: string }[] {
+  if (key.type === "text" || key.type === "body") return [key];
+  if (key.type === "and") return key.keys.flatMap(requiredTextKeys);
+  return [];
+}
+
 export function createMatcher<M extends SearchableMessage>(key: SearchKey, ctx: SearchContext<M>): (m: M) => boolean {
   validateSearch(key);
   const regexCache = new Map<SearchKey, CompiledRegex>();
@@ -129,8 +140,8 @@ export function createMatcher<M extends SearchableMessage>(key: SearchKey, ctx: 
         return ctx.source.headerValues(m, "subject").some((v) => includesCi(v, k.value));
       case "body":
       case "text": {
-        const hit = ctx.textIndex?.(k);
-        if (hit) return hit.has(m.uid);
+        const candidates = ctx.textIndex?.(k);
+        if (candidates && !candidates.has(m.uid)) return false;
         if (k.type === "body") return includesCi(ctx.source.bodyText(m), k.value);
         return includesCi(ctx.source.headerText(m), k.value) || includesCi(ctx.source.bodyText(m), k.value);
       }

@@ -96,8 +96,52 @@ function link(parent: Container, child: Container): void {
   parent.children.push(child);
 }
 
+// A container's date is its message's, or its first child's (RFC 5256 §2.2 step 4).
+function dateOf(c: Container): SortableMessage {
+  return c.msg ?? dateOf(c.children[0]);
+}
+
+function byContainerDate(a: Container, b: Container): number {
+  return byDate(dateOf(a), dateOf(b));
+}
+
+function toNode(c: Container): ThreadNodeData {
+  return { uid: c.msg ? c.msg.uid : null, children: c.children.map(toNode) };
+}
+
 /** RFC 5256 §2.2 REFERENCES threading. */
 export function threadReferences(messages: readonly SortableMessage[]): ThreadNodeData[] {
+  return referencesRoots(messages).map(toNode);
+}
+
+/**
+ * REFERENCES threading of messages already partitioned so that no two
+ * groups share a message id, a reference or a base subject (the threads
+ * table's partition): the algorithm never links across such groups, so
+ * threading each group alone and ordering all roots by date gives exactly
+ * `threadReferences` of their union.
+ */
+export function threadReferencesGrouped(groups: readonly (readonly SortableMessage[])[]): ThreadNodeData[] {
+  return groups
+    .flatMap((g) => referencesRoots(g))
+    .sort(byContainerDate)
+    .map(toNode);
+}
+
+/**
+ * Keys that put a message in the same thread partition as others: its
+ * message id, every id it refers to, and its base subject (RFC 5256 §2.2
+ * step 5 merges roots by subject). Lower-cased as the algorithm compares them.
+ */
+export function threadKeys(m: Pick<MessageFacts, "messageId" | "inReplyTo" | "references" | "baseSubject">): string[] {
+  const keys = new Set<string>();
+  for (const id of [m.messageId, m.inReplyTo, ...m.references]) if (id) keys.add(`m:${id.toLowerCase()}`);
+  const subject = m.baseSubject.toLowerCase();
+  if (subject !== "") keys.add(`s:${subject}`);
+  return [...keys];
+}
+
+function referencesRoots(messages: readonly SortableMessage[]): Container[] {
   const table = new Map<string, Container>();
   const get = (id: string): Container => {
     let c = table.get(id);
@@ -142,11 +186,10 @@ export function threadReferences(messages: readonly SortableMessage[]): ThreadNo
   };
   roots = prune(roots, true);
   for (const r of roots) r.parent = null;
-  // Steps 4–6: sort children by date; a container's date is its message's, or its first child's.
-  const dateOf = (c: Container): SortableMessage => c.msg ?? dateOf(c.children[0]);
+  // Steps 4–6: sort children by date.
   const sortTree = (list: Container[]) => {
     for (const c of list) sortTree(c.children);
-    list.sort((a, b) => byDate(dateOf(a), dateOf(b)));
+    list.sort(byContainerDate);
   };
   sortTree(roots);
   // Step 5: merge root threads sharing a base subject.
@@ -184,8 +227,7 @@ export function threadReferences(messages: readonly SortableMessage[]): ThreadNo
     }
   }
   sortTree(merged);
-  const toNode = (c: Container): ThreadNodeData => ({ uid: c.msg ? c.msg.uid : null, children: c.children.map(toNode) });
-  return merged.map(toNode);
+  return merged;
 }
 
 /** THREAD by the named algorithm (RFC 5256 §3). */

@@ -7,10 +7,14 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deflateRawSync } from "node:zlib";
+import Database from "better-sqlite3-multiple-ciphers";
 import { afterAll, describe, expect, it } from "vitest";
 import { STORE_BLOB_MIN_BYTES } from "../limits.ts";
+import { parseMessage } from "../mime/parse.ts";
+import { headerSearchText } from "./message-text.ts";
 import { SqliteMailboxEngine, prepareAppend } from "./sqlite-engine.ts";
-import { SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sealbox-engine-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,9 +62,53 @@ describe("SQLite engine storage layout", () => {
     const chunk = e.db.prepare("SELECT codec, length(data) AS stored FROM blob_chunks").get() as { codec: number; stored: number };
     expect(chunk.codec).toBe(1);
     expect(chunk.stored).toBeLessThan(body.length / 4);
-    const c = e.db.prepare("SELECT codec, length(body_text) AS stored FROM contents").get() as { codec: number; stored: number };
+    // The indexer's record (with the decoded body text) is compressed as well.
+    const c = e.db.prepare("SELECT codec, length(data) AS stored FROM content_data").get() as { codec: number; stored: number };
     expect(c.codec).toBe(1);
     expect(c.stored).toBeLessThan(body.length / 4);
+    e.close();
+  });
+
+  it("migrates a version 1 file: content records, text index and thread partition are rebuilt", () => {
+    const path = join(dir, "v1.sqlite");
+    const key = randomBytes(32);
+    // A file as version 1 wrote it: indexer output in three columns of `contents`.
+    const db = new Database(path);
+    db.pragma("cipher='chacha20'");
+    db.pragma(`key="x'${key.toString("hex")}'"`);
+    db.exec("BEGIN; CREATE TABLE _init(x); DROP TABLE _init; COMMIT;");
+    db.pragma("journal_mode=WAL");
+    db.exec(MIGRATIONS[1]);
+    db.prepare("INSERT INTO folders(name, special_use, subscribed, uidvalidity, uidnext, highest_modseq) VALUES ('INBOX', '\\Inbox', 1, 1, 2, 2)").run();
+    const raw = new TextEncoder().encode("Subject: Zebra news\r\nMessage-ID: <root@example.org>\r\nDate: Mon, 02 Jan 2023 10:00:00 +0000\r\n\r\nthe zebracrossing is open\r\n");
+    const parsed = parseMessage(raw);
+    const z = (text: string) => deflateRawSync(Buffer.from(text));
+    const headerText = headerSearchText(parsed.headers);
+    const stored = { envelope: parsed.envelope, bodyStructure: parsed.bodyStructure, tree: parsed.tree, headers: parsed.headers };
+    db.prepare(
+      `INSERT INTO contents(id, size, refcount, codec, parsed, header_text, body_text, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
+         sort_from, sort_to, sort_cc, display_from, display_to) VALUES (1, ?, 1, 1, ?, ?, ?, NULL, ?, 0, ?, NULL, '[]', '', '', '', '', '')`,
+    ).run(raw.length, z(JSON.stringify(stored)), z(headerText), z(parsed.bodyText), parsed.baseSubject, parsed.messageId);
+    db.prepare("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (1, 0, 0, ?, 0, ?, NULL)").run(raw.length, Buffer.from(raw));
+    db.prepare("INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, content_id) VALUES (1, 1, 2, ' ', ?, ?, 1)").run(new Date().toISOString(), raw.length);
+    db.prepare("INSERT INTO fts(rowid, header, body) VALUES (1, ?, ?)").run(headerText, parsed.bodyText);
+    db.pragma("user_version=1");
+    db.close();
+
+    const e = SqliteMailboxEngine.open({ path, key, create: false });
+    expect(e.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    const columns = (e.db.prepare("SELECT name FROM pragma_table_info('contents')").pluck().all() as string[]).sort();
+    expect(columns).not.toContain("body_text");
+    expect(columns).toContain("thread_id");
+    expect(e.search("INBOX", { type: "text", value: "BRACROSS" })).toEqual([1]);
+    expect(e.search("INBOX", { type: "text", value: "ra new" })).toEqual([1]);
+    expect(e.search("INBOX", { type: "body", value: "ra new" })).toEqual([]);
+    const section = e.section(1, raw.length, { part: [], specifier: "HEADER.FIELDS", fields: ["subject"] });
+    expect(section.kind === "bytes" && Buffer.from(section.bytes).toString()).toBe("Subject: Zebra news\r\n\r\n");
+    // A reply appended after the migration joins the migrated message's thread.
+    const reply = new TextEncoder().encode("Subject: Re: other\r\nIn-Reply-To: <root@example.org>\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n\r\nok\r\n");
+    e.db.transaction(() => e.append("INBOX", prepareAppend(reply), {}))();
+    expect(e.thread("INBOX", "references", { type: "all" })).toEqual([{ uid: 1, children: [{ uid: 2, children: [] }] }]);
     e.close();
   });
 });

@@ -24,19 +24,21 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
-import type { BodyStructureData, EnvelopeData, HeaderFieldData, MimePartData } from "../mime/types.ts";
+import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
 import { hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
 import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
 import { DEFAULT_FOLDERS, checkMailboxKey } from "./mailbox-id.ts";
+import { decodeContentRecord, encodeContentRecord, type StoredParsed } from "./content-record.ts";
 import { factsFromParsed, type MessageFacts } from "./message-facts.ts";
 import { headerSearchText, headerValues } from "./message-text.ts";
-import { collectTextKeys, createMatcher, type SearchTextSource } from "./search-match.ts";
-import { sortMessages, threadMessages, type SortableMessage } from "./sort-thread.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { collectTextKeys, createMatcher, requiredTextKeys, validateSearch, type SearchTextSource } from "./search-match.ts";
+import { sortMessages, threadKeys, threadOrderedSubject, threadReferencesGrouped, type SortableMessage } from "./sort-thread.ts";
+import { MIGRATIONS, MIGRATION_STEPS, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { trigramQuery } from "./trigram-query.ts";
 import {
   StoreError,
   type AppendData,
@@ -63,9 +65,13 @@ const CODEC_NONE = 0;
 const CODEC_DEFLATE = 1;
 const RESERVED_BYTES_REQUIRED = 32;
 
+// Level 1: most of level 4's ratio on mail text at about half the CPU, and
+// appends are CPU bound.
+const DEFLATE_LEVEL = 1;
+
 function compress(data: Uint8Array): { codec: number; data: Uint8Array } {
   if (data.byteLength < 64) return { codec: CODEC_NONE, data };
-  const z = deflateRawSync(data, { level: 4 });
+  const z = deflateRawSync(data, { level: DEFLATE_LEVEL });
   return z.byteLength < data.byteLength ? { codec: CODEC_DEFLATE, data: z } : { codec: CODEC_NONE, data };
 }
 
@@ -75,23 +81,15 @@ function decompress(codec: number, data: Uint8Array): Uint8Array {
   throw new StoreError("corrupt", "unknown codec");
 }
 
-const utf8 = new TextEncoder();
 const utf8d = new TextDecoder();
 
-interface StoredParsed {
-  envelope: EnvelopeData;
-  bodyStructure: BodyStructureData;
-  tree: MimePartData;
-  headers: HeaderFieldData[];
-}
 
 /** Work done before the write transaction: parse, split, hash, compress. */
 export interface PreparedAppend {
   size: number;
   facts: MessageFacts;
-  parsed: { codec: number; data: Uint8Array };
-  headerText: { codec: number; data: Uint8Array };
-  bodyText: { codec: number; data: Uint8Array };
+  /** The content record (content-record.ts), deflated. */
+  record: Uint8Array;
   ftsHeader: string;
   ftsBody: string;
   segments: ({ kind: "inline"; start: number; length: number; codec: number; data: Uint8Array } | { kind: "blob"; start: number; length: number; hash: Buffer; chunks: { codec: number; data: Uint8Array }[] })[];
@@ -138,9 +136,7 @@ export function prepareAppend(raw: Uint8Array): PreparedAppend {
   return {
     size: raw.byteLength,
     facts,
-    parsed: compress(utf8.encode(JSON.stringify(stored))),
-    headerText: compress(utf8.encode(headerText)),
-    bodyText: compress(utf8.encode(parsed.bodyText)),
+    record: deflateRawSync(encodeContentRecord({ parsed: stored, headerText, bodyText: parsed.bodyText }), { level: DEFLATE_LEVEL }),
     ftsHeader: headerText,
     ftsBody: parsed.bodyText,
     segments,
@@ -276,9 +272,62 @@ export class SqliteMailboxEngine {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]);
         if (v === 1) for (const d of DEFAULT_FOLDERS) this.insertFolder(d.name, d.specialUse);
+        const step = MIGRATION_STEPS[v];
+        if (step?.step === "content-records-and-indexes") {
+          this.migrateContentRecords();
+          this.reindex();
+        }
+        if (step) this.db.exec(step.after);
         this.db.pragma(`user_version=${v}`);
       })();
     }
+  }
+
+  /** v1 kept the indexer output in three columns of `contents`; v2 keeps one record per content. */
+  private migrateContentRecords(): void {
+    const insert = this.db.prepare("INSERT INTO content_data(id, codec, data) VALUES (?, ?, ?)");
+    const rows = this.db.prepare("SELECT id, codec, parsed, header_text, body_text FROM contents").all() as { id: number; codec: number; parsed: Buffer; header_text: Buffer; body_text: Buffer }[];
+    for (const r of rows) {
+      const text = (b: Buffer) => utf8d.decode(decompress(r.codec, b));
+      const record = encodeContentRecord({ parsed: JSON.parse(text(r.parsed)) as StoredParsed, headerText: text(r.header_text), bodyText: text(r.body_text) });
+      insert.run(r.id, CODEC_DEFLATE, deflateRawSync(record, { level: DEFLATE_LEVEL }));
+    }
+  }
+
+  /** Rebuilds the text index and the thread partition from stored rows. */
+  private reindex(): void {
+    const insert = this.db.prepare("INSERT INTO fts(rowid, header, body) VALUES (?, ?, ?)");
+    for (const id of this.db.prepare("SELECT id FROM content_data").pluck().all() as number[]) {
+      const r = this.contentRecord(id);
+      insert.run(id, r.headerText(), r.bodyText());
+    }
+    const rows = this.db.prepare("SELECT id, message_id, in_reply_to, refs, base_subject FROM contents ORDER BY id").all() as {
+      id: number;
+      message_id: string | null;
+      in_reply_to: string | null;
+      refs: string;
+      base_subject: string;
+    }[];
+    for (const r of rows)
+      this.joinThread(r.id, { messageId: r.message_id, inReplyTo: r.in_reply_to, references: JSON.parse(r.refs) as string[], baseSubject: r.base_subject });
+  }
+
+  /** Puts a new content into the partition of every key it shares, merging partitions it bridges. */
+  private joinThread(contentId: number, facts: Parameters<typeof threadKeys>[0]): void {
+    const keys = threadKeys(facts);
+    const found = new Set<number>();
+    for (const k of keys) {
+      const t = this.st("SELECT thread_id FROM thread_keys WHERE key = ?").pluck().get(k) as number | undefined;
+      if (t !== undefined) found.add(t);
+    }
+    const thread = found.size === 0 ? contentId : Math.min(...found);
+    for (const other of found) {
+      if (other === thread) continue;
+      this.st("UPDATE thread_keys SET thread_id = ? WHERE thread_id = ?").run(thread, other);
+      this.st("UPDATE contents SET thread_id = ? WHERE thread_id = ?").run(thread, other);
+    }
+    for (const k of keys) this.st("INSERT INTO thread_keys(key, thread_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET thread_id = excluded.thread_id").run(k, thread);
+    this.st("UPDATE contents SET thread_id = ? WHERE id = ?").run(thread, contentId);
   }
 
   /** Freshness (DESIGN §4): refuse a file older than the edge's record, then move the counter. */
@@ -441,15 +490,11 @@ export class SqliteMailboxEngine {
   private storeContent(p: PreparedAppend): number {
     const f = p.facts;
     const info = this.st(
-      `INSERT INTO contents(size, refcount, codec, parsed, header_text, body_text, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
+      `INSERT INTO contents(size, refcount, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
          sort_from, sort_to, sort_cc, display_from, display_to)
-       VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       p.size,
-      CODEC_DEFLATE,
-      asDeflate(p.parsed),
-      asDeflate(p.headerText),
-      asDeflate(p.bodyText),
       f.sentDate === null ? null : new Date(f.sentDate).toISOString(),
       f.baseSubject,
       f.isReply ? 1 : 0,
@@ -463,6 +508,8 @@ export class SqliteMailboxEngine {
       f.displayTo,
     );
     const id = Number(info.lastInsertRowid);
+    this.st("INSERT INTO content_data(id, codec, data) VALUES (?, ?, ?)").run(id, CODEC_DEFLATE, p.record);
+    this.joinThread(id, f);
     p.segments.forEach((s, seq) => {
       if (s.kind === "inline") {
         this.st("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (?, ?, ?, ?, ?, ?, NULL)").run(id, seq, s.start, s.length, s.codec, s.data);
@@ -490,6 +537,7 @@ export class SqliteMailboxEngine {
       this.st("DELETE FROM blobs WHERE hash = ? AND refcount <= 0").run(b.blob_hash);
     }
     this.st("DELETE FROM fts WHERE rowid = ?").run(contentId);
+    this.st("DELETE FROM content_data WHERE id = ?").run(contentId);
     this.st("DELETE FROM contents WHERE id = ?").run(contentId);
   }
 
@@ -544,8 +592,13 @@ export class SqliteMailboxEngine {
   }
 
   loadParsed(contentId: number): StoredParsed {
-    const r = this.st("SELECT codec, parsed FROM contents WHERE id = ?").get(contentId) as { codec: number; parsed: Buffer };
-    return JSON.parse(utf8d.decode(decompress(r.codec, r.parsed))) as StoredParsed;
+    return this.contentRecord(contentId).parsed();
+  }
+
+  private contentRecord(contentId: number): ReturnType<typeof decodeContentRecord> {
+    const r = this.st("SELECT codec, data FROM content_data WHERE id = ?").get(contentId) as { codec: number; data: Buffer } | undefined;
+    if (!r) throw new StoreError("not-found", "message was expunged");
+    return decodeContentRecord(decompress(r.codec, r.data));
   }
 
   /** A section as a byte range to stream, or bytes built from its range (see body-section.ts). */
@@ -638,64 +691,39 @@ export class SqliteMailboxEngine {
 
   // ---- search, sort, thread ------------------------------------------------
 
-  private searchRows(folder: string, criteria: SearchKey, withFacts = true): (SortableMessage & { modseq: number; flags: string[]; contentId: number })[] {
+  private searchRows(folder: string, criteria: SearchKey, withFacts = true): SearchRow[] {
     const f = this.folderRow(folder);
-    const rows = this.st(
-      withFacts
-        ? `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
-              c.refs, c.sort_from, c.sort_to, c.sort_cc, c.display_from, c.display_to
-           FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`
-        : `SELECT m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, '' AS base_subject, 0 AS is_reply, NULL AS message_id,
-              NULL AS in_reply_to, '[]' AS refs, '' AS sort_from, '' AS sort_to, '' AS sort_cc, '' AS display_from, '' AS display_to
-           FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`,
-    ).all(f.id) as (MessageRow & {
-      sent_date: string | null;
-      base_subject: string;
-      is_reply: number;
-      message_id: string | null;
-      in_reply_to: string | null;
-      refs: string;
-      sort_from: string;
-      sort_to: string;
-      sort_cc: string;
-      display_from: string;
-      display_to: string;
-    })[];
-    const msgs = rows.map((r) => ({
-      uid: r.uid,
-      modseq: r.modseq,
-      flags: flagsOut(r.flags),
-      internalDate: Date.parse(r.internal_date),
-      size: r.size,
-      contentId: r.content_id,
-      sentDate: r.sent_date === null ? null : Date.parse(r.sent_date),
-      baseSubject: r.base_subject,
-      isReply: r.is_reply === 1,
-      messageId: r.message_id,
-      inReplyTo: r.in_reply_to,
-      references: r.refs === "[]" ? [] : (JSON.parse(r.refs) as string[]),
-      sortFrom: r.sort_from,
-      sortTo: r.sort_to,
-      sortCc: r.sort_cc,
-      displayFrom: r.display_from,
-      displayTo: r.display_to,
-    }));
-    if (criteria.type === "all") return msgs;
-    // TEXT/BODY with ≥ 3 characters: FTS5 trigram index (true substring
-    // semantics). Shorter needles fall back to scanning the decoded text.
+    validateSearch(criteria);
+    // TEXT/BODY with ≥ 3 characters: the trigram index names candidate
+    // contents (header or body); the matcher scans only candidates, so the
+    // answer keeps exact substring semantics. Shorter needles scan all.
     const indexed = new Map<string, Set<number>>();
     for (const k of collectTextKeys(criteria)) {
-      if ([...k.value].length < 3) continue;
-      const id = `${k.type}\u0000${k.value}`;
-      if (indexed.has(id)) continue;
-      const phrase = `"${k.value.replace(/"/g, '""')}"`;
-      const q = k.type === "body" ? `body : ${phrase}` : `{header body} : ${phrase}`;
-      const ids = this.st("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(q) as number[];
-      indexed.set(id, new Set(ids));
+      const q = trigramQuery(k.value);
+      if (q === null || indexed.has(k.value)) continue;
+      indexed.set(k.value, new Set(this.st("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(q) as number[]));
     }
-    type M = (typeof msgs)[number];
-    const cache = new Map<number, { headers?: HeaderFieldData[]; headerText?: string; body?: string }>();
-    const entry = (m: M) => {
+    // Keys every match must satisfy narrow the rows read, not only the scan.
+    const required = requiredTextKeys(criteria)
+      .map((k) => indexed.get(k.value))
+      .filter((ids): ids is Set<number> => ids !== undefined);
+    const narrowed = required.length === 0 ? null : required.reduce((a, b) => new Set([...a].filter((id) => b.has(id))));
+    const columns = withFacts
+      ? `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
+         c.refs, c.sort_from, c.sort_to, c.sort_cc, c.display_from, c.display_to, c.thread_id`
+      : `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, '' AS base_subject, 0 AS is_reply, NULL AS message_id,
+         NULL AS in_reply_to, '[]' AS refs, '' AS sort_from, '' AS sort_to, '' AS sort_cc, '' AS display_from, '' AS display_to, 0 AS thread_id`;
+    let rows: SearchRowData[];
+    if (narrowed !== null && narrowed.size <= STORE_SEARCH_LOOKUP_MAX) {
+      const one = this.st(`SELECT ${columns} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.content_id = ? AND m.folder_id = ?`);
+      rows = [...narrowed].flatMap((id) => one.all(id, f.id) as SearchRowData[]).sort((a, b) => a.uid - b.uid);
+    } else {
+      rows = this.st(`SELECT ${columns} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`).all(f.id) as SearchRowData[];
+    }
+    const msgs = rows.map(searchRow);
+    if (criteria.type === "all") return msgs;
+    const cache = new Map<number, { record?: ReturnType<typeof decodeContentRecord>; headers?: HeaderFieldData[]; headerText?: string; body?: string }>();
+    const entry = (m: SearchRow) => {
       let e = cache.get(m.contentId);
       if (!e) {
         if (cache.size > 64) cache.clear();
@@ -703,21 +731,18 @@ export class SqliteMailboxEngine {
       }
       return e;
     };
-    const textCol = (m: M, col: "header_text" | "body_text"): string => {
-      const r = this.db.prepare(`SELECT codec, ${col} AS t FROM contents WHERE id = ?`).get(m.contentId) as { codec: number; t: Buffer };
-      return utf8d.decode(decompress(r.codec, r.t));
-    };
-    const source: SearchTextSource<M> = {
-      headerValues: (m, field) => headerValues((entry(m).headers ??= this.loadParsed(m.contentId).headers), field),
-      headerText: (m) => (entry(m).headerText ??= textCol(m, "header_text")),
-      bodyText: (m) => (entry(m).body ??= textCol(m, "body_text")),
+    const record = (m: SearchRow) => (entry(m).record ??= this.contentRecord(m.contentId));
+    const source: SearchTextSource<SearchRow> = {
+      headerValues: (m, field) => headerValues((entry(m).headers ??= record(m).parsed().headers), field),
+      headerText: (m) => (entry(m).headerText ??= record(m).headerText()),
+      bodyText: (m) => (entry(m).body ??= record(m).bodyText()),
     };
     const byUid = new Map(msgs.map((m) => [m.uid, m.contentId]));
-    const match = createMatcher<M>(criteria, {
+    const match = createMatcher<SearchRow>(criteria, {
       source,
       now: Date.now(),
       textIndex: (k) => {
-        const ids = indexed.get(`${k.type}\u0000${k.value}`);
+        const ids = indexed.get(k.value);
         if (!ids) return undefined;
         return { has: (uid: number) => ids.has(byUid.get(uid) ?? -1) } as ReadonlySet<number>;
       },
@@ -726,6 +751,7 @@ export class SqliteMailboxEngine {
   }
 
   search(folder: string, criteria: SearchKey): number[] {
+    if (criteria.type === "all") return this.uids(folder);
     return this.searchRows(folder, criteria, false).map((m) => m.uid);
   }
 
@@ -734,7 +760,16 @@ export class SqliteMailboxEngine {
   }
 
   thread(folder: string, algorithm: "references" | "orderedsubject", criteria: SearchKey): ThreadNodeData[] {
-    return threadMessages(this.searchRows(folder, criteria), algorithm);
+    const list = this.searchRows(folder, criteria);
+    if (algorithm === "orderedsubject") return threadOrderedSubject(list);
+    // REFERENCES per thread partition (threads table, see sqlite-schema.ts).
+    const groups = new Map<number, typeof list>();
+    for (const m of list) {
+      let g = groups.get(m.threadId);
+      if (!g) groups.set(m.threadId, (g = []));
+      g.push(m);
+    }
+    return threadReferencesGrouped([...groups.values()]);
   }
 
   changesSince(folder: string, modseq: number): ChangesData {
@@ -754,9 +789,44 @@ export class SqliteMailboxEngine {
   }
 }
 
-function asDeflate(c: { codec: number; data: Uint8Array }): Uint8Array {
-  // Rows of `contents` share one codec column: store everything deflated.
-  return c.codec === CODEC_DEFLATE ? c.data : deflateRawSync(c.data);
+type SearchRow = SortableMessage & { modseq: number; flags: string[]; contentId: number; threadId: number };
+
+interface SearchRowData extends MessageRow {
+  sent_date: string | null;
+  base_subject: string;
+  is_reply: number;
+  message_id: string | null;
+  in_reply_to: string | null;
+  refs: string;
+  sort_from: string;
+  sort_to: string;
+  sort_cc: string;
+  display_from: string;
+  display_to: string;
+  thread_id: number;
+}
+
+function searchRow(r: SearchRowData): SearchRow {
+  return {
+    uid: r.uid,
+    modseq: r.modseq,
+    flags: flagsOut(r.flags),
+    internalDate: Date.parse(r.internal_date),
+    size: r.size,
+    contentId: r.content_id,
+    threadId: r.thread_id,
+    sentDate: r.sent_date === null ? null : Date.parse(r.sent_date),
+    baseSubject: r.base_subject,
+    isReply: r.is_reply === 1,
+    messageId: r.message_id,
+    inReplyTo: r.in_reply_to,
+    references: r.refs === "[]" ? [] : (JSON.parse(r.refs) as string[]),
+    sortFrom: r.sort_from,
+    sortTo: r.sort_to,
+    sortCc: r.sort_cc,
+    displayFrom: r.display_from,
+    displayTo: r.display_to,
+  };
 }
 
 function folderRecord(r: FolderRow): FolderRecord & { id: number } {

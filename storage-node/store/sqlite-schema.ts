@@ -6,12 +6,34 @@
  *   each in its own transaction; a file newer than this code is refused.
  * - Message text never reaches SQLite uncompressed except inside the FTS5
  *   index (contentless: only the trigram index is kept, never the text).
+ * - A migration that needs more than SQL names an engine step that runs
+ *   inside the same transaction (v2: re-encode content records, rebuild the
+ *   text index and the thread partition from stored rows).
+ * - `contents` holds only the small per-message facts that SEARCH, SORT and
+ *   THREAD read for every message; the large compressed indexer output lives
+ *   in `content_data`, so scanning a folder never reads through it.
  * - Message bytes are stored as segments: inline chunks, or references to blobs
  *   (large leaf parts) kept once per SHA-256 with a reference count.
  * - Dates are ISO-8601 UTC strings.
  */
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * Work a migration needs besides its SQL, run by the engine in the same
+ * transaction after `MIGRATIONS[v]`, followed by `after`.
+ */
+export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes"; after: string } | undefined> = {
+  2: {
+    step: "content-records-and-indexes",
+    after: `
+      ALTER TABLE contents DROP COLUMN parsed;
+      ALTER TABLE contents DROP COLUMN header_text;
+      ALTER TABLE contents DROP COLUMN body_text;
+      ALTER TABLE contents DROP COLUMN codec;
+    `,
+  },
+};
 
 export const MIGRATIONS: Record<number, string> = {
   1: `
@@ -93,5 +115,28 @@ export const MIGRATIONS: Record<number, string> = {
 
     -- Substring search: trigram tokens, contentless (no copy of the text).
     CREATE VIRTUAL TABLE fts USING fts5(header, body, content='', contentless_delete=1, tokenize='trigram case_sensitive 0');
+  `,
+  // Trigram index without positions (detail=none): about a third of the
+  // write cost, and a rare needle is found by intersecting doclists instead
+  // of reading the position lists of common trigrams. It only narrows TEXT
+  // and BODY to candidates; the search scan decides (see trigram-query.ts).
+  //
+  // The indexer output moves out of `contents` (reading a fact column used to
+  // walk the overflow pages of the blobs stored before it).
+  //
+  // Threads: every content belongs to a thread partition (`thread_id`); keys
+  // (message ids, references, base subject) map to the partition that holds
+  // them. Partitions only ever merge, so no two partitions share a key, and
+  // THREAD REFERENCES runs per partition (sort-thread.ts).
+  2: `
+    -- One compressed content record (content-record.ts) per content.
+    CREATE TABLE content_data (id INTEGER PRIMARY KEY, codec INTEGER NOT NULL, data BLOB NOT NULL);
+    ALTER TABLE contents ADD COLUMN thread_id INTEGER;
+    CREATE INDEX contents_thread ON contents(thread_id);
+    CREATE TABLE thread_keys (key TEXT PRIMARY KEY, thread_id INTEGER NOT NULL) WITHOUT ROWID;
+    CREATE INDEX thread_keys_thread ON thread_keys(thread_id);
+
+    DROP TABLE fts;
+    CREATE VIRTUAL TABLE fts USING fts5(header, body, content='', contentless_delete=1, detail=none, tokenize='trigram case_sensitive 0');
   `,
 };
