@@ -241,6 +241,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
       }
     },
     async close() {
+      secretsByAddress.clear();
       await mx.close();
       await forwards.stop();
       await webhooks.stop();

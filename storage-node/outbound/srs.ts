@@ -73,7 +73,7 @@ export class Srs {
     const at = address.lastIndexOf("@");
     if (at < 1) return null;
     const local = address.slice(0, at);
-    const srs0 = /^SRS0[=+-]([A-Za-z2-7]{4})=([A-Za-z2-7]{2})=([^=]+)=(.+)$/.exec(local);
+    const srs0 = /^SRS0[=+-]([A-Za-z2-7]{4})=([A-Za-z2-7]{2})=([^=]+)=(.+)$/i.exec(local);
     if (srs0) {
       const [, hash, stamp, domain, origLocal] = srs0;
       if (!this.hashMatches(hash, `${stamp}=${domain}=${origLocal}`)) return null;
@@ -82,7 +82,7 @@ export class Srs {
       if (age > MAX_AGE_DAYS) return null;
       return `${origLocal}@${domain}`;
     }
-    const srs1 = /^SRS1[=+-]([A-Za-z2-7]{4})=([^=]+)==(.+)$/.exec(local);
+    const srs1 = /^SRS1[=+-]([A-Za-z2-7]{4})=([^=]+)==(.+)$/i.exec(local);
     if (srs1) {
       const [, hash, forwarder, rest] = srs1;
       if (!this.hashMatches(hash, `${forwarder}==${rest}`)) return null;

@@ -164,8 +164,11 @@ export class DrainingStore implements MailStore {
     return this.base.exists(id);
   }
 
-  destroy(id: string): Promise<void> {
-    return this.base.destroy(id);
+  /** Destroys the mailbox and whatever still waits for it in the spool. */
+  async destroy(id: string): Promise<void> {
+    await this.base.destroy(id);
+    this.spool.deleteSealedForMailbox(id);
+    this.forgetMailbox(id);
   }
 
   async close(): Promise<void> {

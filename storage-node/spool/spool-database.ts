@@ -277,6 +277,11 @@ export class SpoolDatabase {
     this.db.prepare("DELETE FROM sealed_mail WHERE id = ?").run(id);
   }
 
+  /** Drops every sealed entry of a mailbox (the mailbox was destroyed). */
+  deleteSealedForMailbox(mailboxId: string): void {
+    this.db.prepare("DELETE FROM sealed_mail WHERE mailbox_id = ?").run(mailboxId);
+  }
+
   countSealed(): number {
     return (this.db.prepare("SELECT count(*) AS n FROM sealed_mail").get() as { n: number }).n;
   }
