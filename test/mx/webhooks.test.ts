@@ -129,6 +129,28 @@ describe("webhooks", () => {
     expect(new Set(attempts.map((r) => r.headers["x-webhook-signature"])).size).toBe(1);
   });
 
+  it("sees a webhook added after the route was cached (push invalidation)", async () => {
+    const address = `${uniqueName("late")}@${owner.domain}`;
+    await owner.api.createAlias(address, { imap: true });
+    await owner.api.generatePassword(address, "device");
+    const transport = nodemailer.createTransport({ host: "127.0.0.1", port: h.mxPort, secure: false, ignoreTLS: true });
+    const raw = (n: number) => Buffer.from(`Subject: push ${n}\r\nTo: <${address}>\r\n\r\nbody\r\n`);
+    await transport.sendMail({ envelope: { from: "a@sender.example", to: [address] }, raw: raw(1) });
+    const [local, domain] = address.split("@");
+    await owner.api.request("PATCH", `/v1/domains/${domain}/aliases/${local}`, { webhooks: [{ url: receiver.url }] });
+    // The route stays cached for a minute unless the edge's push drops it.
+    let n = 2;
+    await eventually(
+      async () => {
+        await transport.sendMail({ envelope: { from: "a@sender.example", to: [address] }, raw: raw(n++) });
+        return receiver.requests.some((r) => r.body.includes(address));
+      },
+      10_000,
+      "the new webhook",
+    );
+    expect(receiver.requests.some((r) => r.body.includes("push 1"))).toBe(false);
+  });
+
   it("refuses private and loopback targets unless allowed", async () => {
     for (const ip of ["127.0.0.1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"]) {
       expect(isPublicAddress(ip), ip).toBe(false);

@@ -75,6 +75,11 @@ export async function startInboundHarness(edge: EdgeHandle, options: InboundHarn
     handlers: {
       "node.ping": () => ({ pong: true, time: Date.now() }),
       "node.status": () => ({ nodeId: keys.nodeId, version: "test", uptimeSeconds: 1, listeners: [] }),
+      "address.changed": ({ address }) => {
+        cache.invalidate(address);
+        inbound?.onAddressChanged(address);
+        return { invalidated: true as const };
+      },
     },
     onPush: (event, data) => {
       if (event === "address.changed") {
