@@ -99,6 +99,25 @@ describe("IMAP login through the edge's credentials", () => {
     }, 10_000, "last used to be recorded");
   });
 
+  it("answers 'try later' while the edge is unreachable, and recovers when it is back", async () => {
+    const { persistDir, port, adminToken } = edge;
+    await edge.stop();
+    await eventually(() => node.logs.some((l) => l.msg === "tunnel disconnected"), 20_000, "the node to notice");
+    const wire = await openImapWire(node.imapPort);
+    try {
+      // An address the node has not cached must be asked at the edge, which is down.
+      const result = await wire.command(`LOGIN someone-else@${mailbox.domain} "${mailbox.password}"`);
+      expect(result.status).toBe("NO [UNAVAILABLE] Authentication is temporarily unavailable, try again later.");
+    } finally {
+      wire.close();
+    }
+    edge = await startEdge({ persistDir, port, adminToken });
+    await eventually(() => node.logs.filter((l) => l.msg === "tunnel connected").length >= 2, 30_000, "the tunnel to come back");
+    const { stdout, stderr } = await curlImap(`imap://127.0.0.1:${node.imapPort}/`, mailbox.address, mailbox.password);
+    expect(stderr).toBe("");
+    expect(stdout).toMatch(/INBOX/);
+  });
+
   it("names mailbox files by random id and never logs secrets or addresses", async () => {
     const files = await readdir(`${node.dataDir}/mailboxes`).catch(() => [] as string[]);
     expect(files.length).toBeGreaterThan(0);

@@ -10,12 +10,21 @@
 import type { Session } from "../session.ts";
 import { CommandError, type CommandResult } from "../command.ts";
 import { storeCall } from "../store-error-codes.ts";
+import { EdgeUnavailableError } from "../../auth/credential-cache.ts";
 
 export async function completeLogin(session: Session, address: string, password: string): Promise<CommandResult> {
-  const auth = await session.context.authenticator.authenticate(address, password, {
-    ip: session.remoteAddress,
-    protocol: "imap",
-  });
+  let auth;
+  try {
+    auth = await session.context.authenticator.authenticate(address, password, {
+      ip: session.remoteAddress,
+      protocol: "imap",
+    });
+  } catch (error) {
+    // The edge cannot be asked: say "try later", never "wrong password" (RFC 5530 UNAVAILABLE),
+    // so a client does not throw away a password that is right.
+    if (error instanceof EdgeUnavailableError) throw new CommandError("NO", "UNAVAILABLE", "Authentication is temporarily unavailable, try again later.");
+    throw error;
+  }
   if (!auth) throw new CommandError("NO", "AUTHENTICATIONFAILED", "Authentication failed.");
   if (!auth.imap) throw new CommandError("NO", "NOPERM", "IMAP access is disabled for this address.");
   if (!session.context.acquireUserSlot(auth.mailboxId)) {
