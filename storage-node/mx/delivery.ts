@@ -113,10 +113,28 @@ export class Deliverer {
   async deliver(message: InboundMessageData): Promise<DeliveryOutcomeData> {
     const { deliveryId, raw } = message;
     const sealed: SealedEntryData[] = [];
-    const directs: Promise<unknown>[] = [];
+    /** Direct inserts; each resolves to a sealed entry when it had to fall back to the spool. */
+    const directs: Promise<SealedEntryData | null>[] = [];
     const jobs: NewJobData[] = [];
     const forwardSeen = new Set<string>();
     const now = Date.now();
+
+    const sealFor = (route: AliasRouteData & { mailboxId: string; sealingPublicKey: string }, spoolId: string): SealedEntryData => {
+      let publicKey: Uint8Array;
+      try {
+        publicKey = fromBase64(route.sealingPublicKey);
+      } catch {
+        throw new DeliveryError("temporary", "alias sealing key is malformed");
+      }
+      return {
+        id: spoolId,
+        mailboxId: route.mailboxId,
+        aliasId: route.aliasId,
+        receivedAt: message.receivedAt,
+        size: raw.length,
+        sealed: seal(publicKey, raw, spoolSealContext(spoolId)),
+      };
+    };
 
     for (const [index, route] of message.routes.entries()) {
       if (storesInMailbox(route) && route.mailboxId !== null && route.sealingPublicKey !== null) {
@@ -124,23 +142,20 @@ export class Deliverer {
         if (room !== null && raw.length > room) throw new DeliveryError("over-quota", "mailbox over quota");
         const spoolId = `${deliveryId}.${index}`;
         const open = this.options.store.openMailbox(route.mailboxId);
+        const target = { ...route, mailboxId: route.mailboxId, sealingPublicKey: route.sealingPublicKey };
         if (open) {
-          directs.push(open.append("INBOX", raw, { dedupeKey: spoolId, internalDate: message.receivedAt }));
+          // The last session may close the mailbox under us: then the message goes to the spool.
+          directs.push(
+            open.append("INBOX", raw, { dedupeKey: spoolId, internalDate: message.receivedAt }).then(
+              () => null,
+              (error: unknown) => {
+                if (error instanceof StoreError && (error.kind === "over-quota" || error.kind === "too-big")) throw error;
+                return sealFor(target, spoolId);
+              },
+            ),
+          );
         } else {
-          let publicKey: Uint8Array;
-          try {
-            publicKey = fromBase64(route.sealingPublicKey);
-          } catch {
-            throw new DeliveryError("temporary", "alias sealing key is malformed");
-          }
-          sealed.push({
-            id: spoolId,
-            mailboxId: route.mailboxId,
-            aliasId: route.aliasId,
-            receivedAt: message.receivedAt,
-            size: raw.length,
-            sealed: seal(publicKey, raw, spoolSealContext(spoolId)),
-          });
+          sealed.push(sealFor(target, spoolId));
         }
       }
       for (const to of route.forwardTo) {
@@ -156,29 +171,33 @@ export class Deliverer {
       }
     }
 
-    const writes: Promise<unknown>[] = [...directs];
+    const fail = (reason: unknown): never => {
+      if (reason instanceof StoreError && (reason.kind === "over-quota" || reason.kind === "too-big")) {
+        throw new DeliveryError("over-quota", "mailbox over quota");
+      }
+      if (reason instanceof DeliveryError) throw reason;
+      throw new DeliveryError("temporary", "delivery could not be made durable");
+    };
+    let direct = 0;
+    for (const result of await Promise.allSettled(directs)) {
+      if (result.status === "rejected") fail(result.reason);
+      else if (result.value) sealed.push(result.value);
+      else direct++;
+    }
     if (sealed.length > 0 || jobs.length > 0) {
-      writes.push(
-        this.options.spool.write({
+      try {
+        await this.options.spool.write({
           sealed,
           message: jobs.length > 0 ? { id: deliveryId, raw, envelope: message.envelope, authResults: message.authResults, receivedAt: message.receivedAt } : undefined,
           jobs,
-        }),
-      );
-    }
-    const results = await Promise.allSettled(writes);
-    for (const result of results) {
-      if (result.status === "rejected") {
-        const reason: unknown = result.reason;
-        if (reason instanceof StoreError && (reason.kind === "over-quota" || reason.kind === "too-big")) {
-          throw new DeliveryError("over-quota", "mailbox over quota");
-        }
-        throw new DeliveryError("temporary", "delivery could not be made durable");
+        });
+      } catch (error) {
+        fail(error);
       }
     }
     const forwards = jobs.filter((j) => j.kind === "forward").length;
     const webhooks = jobs.length - forwards;
     if (jobs.length > 0) this.options.onQueued({ forward: forwards > 0, webhook: webhooks > 0 });
-    return { sealed: sealed.length, direct: directs.length, forwards, webhooks };
+    return { sealed: sealed.length, direct, forwards, webhooks };
   }
 }
