@@ -85,7 +85,7 @@ async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const edge = await startEdge();
   // The per-IP rate limit would throttle a benchmark that sends everything from 127.0.0.1.
-  const h = await startInboundHarness(edge, { store: "sqlite", mxRateLimit: { messages: Number.MAX_SAFE_INTEGER, windowMs: 60_000 } });
+  const h = await startInboundHarness(edge, { store: "sqlite", mxOverrides: { rateLimit: { messages: Number.MAX_SAFE_INTEGER, windowMs: 60_000 } } });
   const results: Record<string, Record<string, number>> = {};
   try {
     const mailbox = await createTestMailbox(edge, "bench");

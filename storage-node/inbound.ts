@@ -26,7 +26,7 @@ import { OUTBOUND_LIMITS, WEBHOOK_LIMITS } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { Deliverer, newDeliveryId } from "./mx/delivery.ts";
 import { createDnsResolver } from "./mx/dns-resolver.ts";
-import { MxServer } from "./mx/mx-server.ts";
+import { MxServer, type MxLimitOverrides } from "./mx/mx-server.ts";
 import { RouteCache, RouteUnavailableError } from "./mx/route-cache.ts";
 import { buildDsn, statusFromReply } from "./outbound/dsn.ts";
 import { ForwardSender, type DkimKeyData, type ForwardJobTargetData } from "./outbound/forward-sender.ts";
@@ -48,8 +48,8 @@ export interface InboundContext {
   store: MailStore;
   tls: { key: string; cert: string };
   listeners: { name: string; port: number }[];
-  /** Overrides of the MX rate limit (tests of its edge, benchmarks); production uses MX_LIMITS. */
-  mxRateLimit?: { messages: number; windowMs: number };
+  /** Overrides of MX limits (tests of their edges, benchmarks); production uses MX_LIMITS. */
+  mxOverrides?: MxLimitOverrides;
 }
 
 export interface InboundServices {
@@ -196,7 +196,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     routes,
     deliverer,
     resolver,
-    rateLimit: context.mxRateLimit,
+    overrides: context.mxOverrides,
     bounceRoute: (address) => {
       // A bounce to an SRS address we issued: relay it to the original sender.
       const original = srs.reverse(address);

@@ -140,6 +140,8 @@ export const TUNNEL_LIMITS = {
 export const MX_LIMITS = {
   /** Largest message the MX accepts (advertised as SIZE, RFC 1870); enforced while streaming. */
   maxMessageBytes: 32 * 1024 * 1024,
+  /** Message bytes held in memory by all DATA transfers at once; past it a DATA gets 452 4.3.1. */
+  maxBufferedBytes: 512 * 1024 * 1024,
   /** Recipients per transaction (RFC 5321 §4.5.3.1.8: at least 100 must be accepted). */
   maxRecipients: 100,
   /** Concurrent connections, in all and from one client IP. */

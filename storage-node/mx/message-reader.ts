@@ -10,6 +10,9 @@
  *   "\n.\r\n" is how SMTP smuggling ends DATA early in one server and not in
  *   the next (RFC 5321 §2.3.8: CR and LF appear only together as CRLF). The
  *   MX itself only ends DATA on CRLF.CRLF, so one DATA is always one message.
+ * - Every byte kept is first reserved from the server-wide budget; when the
+ *   budget is spent the rest is counted and dropped and the result says
+ *   `overBudget` (452 4.3.1), so many large transfers cannot exhaust memory.
  */
 import type { Readable } from "node:stream";
 
@@ -19,16 +22,18 @@ export interface ReadMessageData {
   size: number;
   tooBig: boolean;
   bareLineEnding: boolean;
+  overBudget: boolean;
 }
 
 const CR = 0x0d;
 const LF = 0x0a;
 
-export async function readMessage(stream: Readable, maxBytes: number): Promise<ReadMessageData> {
+export async function readMessage(stream: Readable, maxBytes: number, reserve: (bytes: number) => boolean = () => true): Promise<ReadMessageData> {
   const chunks: Buffer[] = [];
   let size = 0;
   let tooBig = false;
   let bare = false;
+  let overBudget = false;
   let previous = -1;
   for await (const value of stream) {
     const chunk = value as Buffer;
@@ -45,12 +50,16 @@ export async function readMessage(stream: Readable, maxBytes: number): Promise<R
     if (size > maxBytes) {
       tooBig = true;
       chunks.length = 0;
-    } else if (!tooBig && !bare) {
-      chunks.push(chunk);
+    } else if (!tooBig && !bare && !overBudget) {
+      if (reserve(chunk.length)) chunks.push(chunk);
+      else {
+        overBudget = true;
+        chunks.length = 0;
+      }
     }
   }
   // A message must end with CRLF (smtp-server keeps the CRLF before the final dot).
   if (!bare && previous === CR) bare = true;
-  const ok = !tooBig && !bare;
-  return { raw: ok ? Buffer.concat(chunks, size) : null, size, tooBig, bareLineEnding: bare };
+  const ok = !tooBig && !bare && !overBudget;
+  return { raw: ok ? Buffer.concat(chunks, size) : null, size, tooBig, bareLineEnding: bare, overBudget };
 }

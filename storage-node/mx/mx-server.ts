@@ -32,6 +32,13 @@ import { readMessage } from "./message-reader.ts";
 import { RouteUnavailableError, type RouteCache } from "./route-cache.ts";
 import { receivedHeader } from "./trace-headers.ts";
 
+export interface MxLimitOverrides {
+  /** Transactions per client IP per window. */
+  rateLimit?: { messages: number; windowMs: number };
+  /** Message bytes buffered across all connections. */
+  maxBufferedBytes?: number;
+}
+
 export interface MxServerOptions {
   hostname: string;
   tls: { key: string; cert: string };
@@ -40,8 +47,8 @@ export interface MxServerOptions {
   deliverer: Deliverer;
   resolver: DnsResolverData;
   maxMessageBytes?: number;
-  /** Transactions per client IP per window (default MX_LIMITS; tests and benchmarks set their own). */
-  rateLimit?: { messages: number; windowMs: number };
+  /** Limits other than MX_LIMITS, for tests of their edges and for benchmarks. */
+  overrides?: MxLimitOverrides;
   /** A route for an address the directory does not know but this node does (SRS bounces). */
   bounceRoute?: (address: string) => AliasRouteData | null;
   /** Called after every 250, with the delivery id (tests and benchmarks wait on it). */
@@ -67,6 +74,7 @@ const REPLIES = {
   badRecipient: () => new SmtpReply(553, "5.1.3", "Recipient address syntax not accepted"),
   badSender: () => new SmtpReply(501, "5.1.7", "Sender address syntax not accepted"),
   tooManyConnections: () => new SmtpReply(421, "4.7.0", "Too many connections from your address, try again later"),
+  busy: () => new SmtpReply(452, "4.3.1", "Insufficient system resources, try again later"),
   tooManyRecipients: () => new SmtpReply(452, "4.5.3", "Too many recipients"),
   rate: () => new SmtpReply(450, "4.7.1", "Too many messages from your address, try again later"),
   bareLineEnding: () => new SmtpReply(554, "5.6.0", "Message refused: bare CR or LF (RFC 5321 section 2.3.8)"),
@@ -109,10 +117,14 @@ export class MxServer {
   /** ip → [window start, transactions in window]; Map order = age (oldest evicted). */
   private readonly rate = new Map<string, [number, number]>();
   private readonly maxBytes: number;
+  private readonly budget: number;
+  /** Message bytes currently held by DATA transfers. */
+  private buffered = 0;
 
   constructor(options: MxServerOptions) {
     this.options = options;
     this.maxBytes = options.maxMessageBytes ?? MX_LIMITS.maxMessageBytes;
+    this.budget = options.overrides?.maxBufferedBytes ?? MX_LIMITS.maxBufferedBytes;
     this.server = new SMTPServer({
       name: options.hostname,
       banner: "Sealbox ESMTP",
@@ -209,7 +221,7 @@ export class MxServer {
     const ip = session.remoteAddress;
     const now = Date.now();
     let window = this.rate.get(ip);
-    const limit = this.options.rateLimit ?? { messages: MX_LIMITS.maxMessagesPerIpPerWindow, windowMs: MX_LIMITS.rateWindowMs };
+    const limit = this.options.overrides?.rateLimit ?? { messages: MX_LIMITS.maxMessagesPerIpPerWindow, windowMs: MX_LIMITS.rateWindowMs };
     if (!window || now - window[0] >= limit.windowMs) {
       window = [now, 0];
       this.rate.delete(ip);
@@ -245,8 +257,24 @@ export class MxServer {
   }
 
   private async onData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
-    const read = await readMessage(stream as unknown as Readable, this.maxBytes);
+    let held = 0;
+    const reserve = (bytes: number) => {
+      if (this.buffered + bytes > this.budget) return false;
+      this.buffered += bytes;
+      held += bytes;
+      return true;
+    };
+    try {
+      return await this.receive(stream, session, reserve);
+    } finally {
+      this.buffered -= held;
+    }
+  }
+
+  private async receive(stream: SMTPServerDataStream, session: SMTPServerSession, reserve: (bytes: number) => boolean): Promise<string> {
+    const read = await readMessage(stream as unknown as Readable, this.maxBytes, reserve);
     if (read.tooBig || stream.sizeExceeded) throw REPLIES.tooBig(this.maxBytes);
+    if (read.overBudget) throw REPLIES.busy();
     if (read.bareLineEnding || !read.raw) throw REPLIES.bareLineEnding();
     const state = this.sessions.get(session.id);
     if (!state || state.routes.length === 0) throw REPLIES.localError();

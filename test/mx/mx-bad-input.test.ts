@@ -237,7 +237,7 @@ describe("MX rate limit per IP", () => {
 
   beforeAll(async () => {
     edge = await startEdge();
-    h = await startInboundHarness(edge, { mxRateLimit: { messages: 3, windowMs: 60_000 } });
+    h = await startInboundHarness(edge, { mxOverrides: { rateLimit: { messages: 3, windowMs: 60_000 } } });
     victim = await createTestMailbox(edge, "victim");
   });
 
@@ -264,6 +264,49 @@ describe("MX rate limit per IP", () => {
       expect((await other.command("MAIL FROM:<busy@sender.example>")).code).toBe(450);
       expect((await other.command(`RCPT TO:<${victim.address}>`)).code).toBe(503);
     } finally {
+      other.close();
+    }
+  });
+});
+
+describe("MX memory budget for DATA", () => {
+  let edge: EdgeHandle;
+  let h: InboundHarness;
+  let victim: TestMailboxData;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    h = await startInboundHarness(edge, { mxOverrides: { maxBufferedBytes: 100 * 1024 } });
+    victim = await createTestMailbox(edge, "victim");
+  });
+
+  afterAll(async () => {
+    await h?.close();
+    await edge?.stop();
+  });
+
+  it("answers 452 4.3.1 when the transfers in flight hold the whole budget, and recovers", async () => {
+    const line = "z".repeat(998) + "\r\n";
+    const hog = await transaction(h.mxPort, victim.address);
+    const other = await transaction(h.mxPort, victim.address);
+    try {
+      // An unfinished 80 KB transfer holds most of the 100 KB budget.
+      expect((await hog.command("DATA")).code).toBe(354);
+      hog.write(header(victim.address, "hog") + line.repeat(80));
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await other.command("DATA")).code).toBe(354);
+      other.write(header(victim.address, "squeezed") + line.repeat(50) + ".\r\n");
+      expect((await other.reply()).text).toMatch(/^452 4\.3\.1 /);
+      // Once the first transfer ends, its bytes are released.
+      hog.write(".\r\n");
+      expect((await hog.reply()).code).toBe(250);
+      await other.command("MAIL FROM:<attacker@evil.example>");
+      await other.command(`RCPT TO:<${victim.address}>`);
+      expect((await other.command("DATA")).code).toBe(354);
+      other.write(header(victim.address, "fits now") + line.repeat(50) + ".\r\n");
+      expect((await other.reply()).code).toBe(250);
+    } finally {
+      hog.close();
       other.close();
     }
   });

@@ -12,6 +12,7 @@ import { EdgeAuthenticator } from "../../../storage-node/auth/edge-authenticator
 import type { AuthenticatedData } from "../../../storage-node/auth/types.ts";
 import { startInbound, type InboundServices } from "../../../storage-node/inbound.ts";
 import { createLogger } from "../../../storage-node/log.ts";
+import type { MxLimitOverrides } from "../../../storage-node/mx/mx-server.ts";
 import { DEFAULT_SETTINGS, type NodeSettings } from "../../../storage-node/settings.ts";
 import { createMemoryStore } from "../../../storage-node/store/memory-store.ts";
 import { createSqliteStore } from "../../../storage-node/store/sqlite-store.ts";
@@ -40,7 +41,7 @@ export interface InboundHarnessOptions {
   store?: "memory" | "sqlite";
   dataDir?: string;
   nodeKeys?: { nodeId: string; secretKey: string };
-  mxRateLimit?: { messages: number; windowMs: number };
+  mxOverrides?: MxLimitOverrides;
 }
 
 export function newSpoolKey(): string {
@@ -98,7 +99,7 @@ export async function startInboundHarness(edge: EdgeHandle, options: InboundHarn
   const base = options.store === "sqlite" ? createSqliteStore({ dataDir: path.join(dataDir, "mailboxes"), workers: 1 }) : createMemoryStore();
   const tls = await ensureSelfSignedCertificate(path.join(dataDir, "tls"), settings.hostname);
   const listeners: { name: string; port: number }[] = [];
-  inbound = await startInbound({ settings, logger, tunnel, cache, store: base, tls, listeners, mxRateLimit: options.mxRateLimit });
+  inbound = await startInbound({ settings, logger, tunnel, cache, store: base, tls, listeners, mxOverrides: options.mxOverrides });
   const services = inbound;
   const mxPort = listeners.find((l) => l.name === "mx")?.port ?? 0;
   const authenticator = new EdgeAuthenticator({ cache, logger, failureDelayMs: 10, onSuccess: (auth) => services.onLogin(auth) });
