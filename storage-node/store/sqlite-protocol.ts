@@ -49,6 +49,8 @@ export interface OpenArgs {
   minGeneration?: number;
   quotaBytes?: number;
   plaintextForBenchmark?: boolean;
+  /** Reopen after a worker died: how many handles the main thread holds (default 1). */
+  handles?: number;
 }
 
 /** One section of a fetched message: small ones inline, larger ones read by handle. */

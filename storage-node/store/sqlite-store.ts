@@ -13,6 +13,10 @@
  *   with SQLite's own -wal/-shm side files.
  * - Append bodies stream to the worker in chunks; section bytes come back in
  *   chunks pulled on demand, so the main thread never holds a whole big message.
+ * - A worker that dies is replaced at once. Calls it had in flight fail as
+ *   `temporary` (the client retries; appends with a dedupe key are idempotent);
+ *   its mailboxes are reopened on the new worker at their next use, refusing a
+ *   file older than the generation this process last saw (freshness).
  */
 
 import { mkdirSync, rmSync, existsSync } from "node:fs";
@@ -57,9 +61,11 @@ export interface SqliteStoreOptions {
   workers?: number;
 }
 
-/** Internal: benchmarks compare against the same code without encryption. Not a setting. */
+/** Internal: benchmarks compare against the same code without encryption; tests see the workers. Not settings. */
 export interface SqliteStoreInternalOptions extends SqliteStoreOptions {
   plaintextForBenchmark?: boolean;
+  /** Called with every worker thread the pool starts (including replacements). */
+  onWorkerStart?: (worker: Worker) => void;
 }
 
 const APPEND_STREAM_CHUNK = 256 * 1024;
@@ -77,7 +83,7 @@ class PoolWorker {
   mailboxes = 0;
   dead: Error | null = null;
 
-  constructor(onEvent: (mailbox: string, e: MailboxChangeEvent) => void) {
+  constructor(onEvent: (mailbox: string, e: MailboxChangeEvent) => void, onDeath: (w: PoolWorker) => void) {
     this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
     this.worker.on("message", (m: FromWorker) => {
       if (m.t === "event") return onEvent(m.mailbox, m.event);
@@ -88,9 +94,11 @@ class PoolWorker {
       else p.reject(new StoreError(m.error!.kind, m.error!.message));
     });
     const fail = (err: Error) => {
+      const first = this.dead === null;
       this.dead = err;
       for (const p of this.pending.values()) p.reject(new StoreError("temporary", "storage worker stopped"));
       this.pending.clear();
+      if (first) onDeath(this);
     };
     this.worker.on("error", fail);
     this.worker.on("exit", (code) => fail(new Error(`worker exited with code ${code}`)));
@@ -106,7 +114,17 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const size = Math.max(1, Math.min(8, options.workers ?? availableParallelism()));
   const listeners = new Map<string, Set<(e: MailboxChangeEvent) => void>>();
-  const owners = new Map<string, { worker: PoolWorker; handles: number }>();
+  interface Owner {
+    worker: PoolWorker;
+    handles: number;
+    /** How to open the file again after its worker died (holds the key while any handle is open). */
+    args: OpenArgs;
+    /** Highest generation seen; a reopen refuses anything older. */
+    generation: number;
+    /** Set when the worker died: the next use opens the file on the new worker. */
+    reopen: Promise<void> | "needed" | null;
+  }
+  const owners = new Map<string, Owner>();
   const workers: PoolWorker[] = [];
   let nextId = 1;
   let closed = false;
@@ -121,11 +139,58 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     }
   };
 
-  const ensureWorkers = () => {
-    if (workers.length === 0) for (let i = 0; i < size; i++) workers.push(new PoolWorker(onEvent));
+  const startWorker = (): PoolWorker => {
+    const w = new PoolWorker(onEvent, onDeath);
+    options.onWorkerStart?.(w.worker);
+    return w;
   };
 
-  const call = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> => {
+  function onDeath(dead: PoolWorker): void {
+    const at = workers.indexOf(dead);
+    if (closed || at < 0) return;
+    const next = startWorker();
+    next.mailboxes = dead.mailboxes;
+    workers[at] = next;
+    for (const o of owners.values()) {
+      if (o.worker !== dead) continue;
+      o.worker = next;
+      o.reopen = "needed";
+    }
+  }
+
+  const ensureWorkers = () => {
+    if (workers.length === 0) for (let i = 0; i < size; i++) workers.push(startWorker());
+  };
+
+  /** Reopens a mailbox whose worker died (once, shared by concurrent callers). */
+  const ensureOpen = (id: string, o: Owner): Promise<void> | null => {
+    if (o.reopen === null) return null;
+    if (o.reopen === "needed") {
+      const args: OpenArgs = { ...o.args, create: false, minGeneration: o.generation, handles: o.handles };
+      o.reopen = callWorker<{ generation: number }>(o.worker, id, "open", [args]).then(
+        (r) => {
+          o.generation = r.generation;
+          o.reopen = null;
+        },
+        (e: unknown) => {
+          o.reopen = "needed";
+          throw e;
+        },
+      );
+    }
+    return o.reopen;
+  };
+
+  /** A call to the mailbox's current owner, reopening it there first if its worker died. */
+  const callOwner = <T>(id: string, op: string, args: unknown[]): Promise<T> => {
+    const o = owners.get(id);
+    if (!o) return Promise.reject(new StoreError("cannot", "mailbox is not open"));
+    const pending = ensureOpen(id, o);
+    if (!pending) return callWorker<T>(o.worker, id, op, args);
+    return pending.then(() => callWorker<T>(o.worker, id, op, args));
+  };
+
+  const callWorker = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> => {
     if (w.dead) return Promise.reject(new StoreError("temporary", "storage worker stopped"));
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -143,12 +208,20 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     constructor(
       readonly id: string,
       readonly generation: number,
-      private readonly w: PoolWorker,
     ) {}
 
     private call<T>(op: string, ...args: unknown[]): Promise<T> {
       if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
-      return call<T>(this.w, this.id, op, args);
+      return callOwner<T>(this.id, op, args);
+    }
+
+    /** The live owner worker (after a reopen if needed): streams and cursors stay on it. */
+    private async ownerWorker(): Promise<PoolWorker> {
+      if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
+      const o = owners.get(this.id);
+      if (!o) throw new StoreError("cannot", "mailbox is not open");
+      await ensureOpen(this.id, o);
+      return o.worker;
     }
 
     listFolders(): Promise<FolderData[]> {
@@ -181,6 +254,8 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         return this.call("append", body, folder, opts);
       }
       // Stream: forward chunks as they come; the limit is enforced here and in the worker.
+      // The chunks and the append go to one worker: if it dies, the append fails as temporary.
+      const w = await this.ownerWorker();
       const stream = nextId++;
       let total = 0;
       let buffered: Uint8Array[] = [];
@@ -189,7 +264,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (bufferedBytes === 0) return;
         const data = new Uint8Array(Buffer.concat(buffered, bufferedBytes));
         const msg: ToWorker = { t: "chunk", stream, data };
-        this.w.worker.postMessage(msg, [data.buffer]);
+        if (!w.dead) w.worker.postMessage(msg, [data.buffer]);
         buffered = [];
         bufferedBytes = 0;
       };
@@ -199,7 +274,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
           buffered = [];
           bufferedBytes = 0;
           // Tell the worker to drop what it has received so far.
-          await this.call("dropStream", stream).catch(() => undefined);
+          await callWorker(w, this.id, "dropStream", [stream]).catch(() => undefined);
           throw new StoreError("too-big", "message exceeds the size limit");
         }
         buffered.push(chunk);
@@ -207,8 +282,12 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (bufferedBytes >= APPEND_STREAM_CHUNK) flush();
       }
       flush();
-      if (total === 0) throw new StoreError("invalid", "empty message");
-      return this.call("append", stream, folder, opts);
+      if (total === 0) {
+        await callWorker(w, this.id, "dropStream", [stream]).catch(() => undefined);
+        throw new StoreError("invalid", "empty message");
+      }
+      if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
+      return callWorker<AppendData>(w, this.id, "append", [stream, folder, opts]);
     }
     uids(folder: string): Promise<number[]> {
       return this.call("uids", folder);
@@ -217,8 +296,12 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       return this.fetchStream(folder, uids, options);
     }
     private async *fetchStream(folder: string, uids: UidSet, options: FetchOptions): AsyncGenerator<FetchedMessageData> {
-      const call = <T>(op: string, ...args: unknown[]) => this.call<T>(op, ...args);
+      // A cursor lives in one worker: every call for it goes there.
+      const w = await this.ownerWorker();
+      const id = this.id;
       const isClosed = () => this.closed;
+      const call = <T>(op: string, ...args: unknown[]): Promise<T> =>
+        isClosed() ? Promise.reject(new StoreError("cannot", "mailbox handle is closed")) : callWorker<T>(w, id, op, args);
       {
         const cursor = await call<number>("fetchOpen", folder, uids.map((r) => ({ start: r.start, end: r.end })), options);
         try {
@@ -324,14 +407,6 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       checkMailboxKey(o.key);
       if (o.quotaBytes !== undefined && !(Number.isSafeInteger(o.quotaBytes) && o.quotaBytes >= 0)) throw new StoreError("invalid", "bad quota");
       ensureWorkers();
-      let owner = owners.get(o.id);
-      if (!owner) {
-        const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
-        owner = { worker: w, handles: 0 };
-        owners.set(o.id, owner);
-        w.mailboxes++;
-      }
-      owner.handles++;
       const args: OpenArgs = {
         path: pathOf(o.id),
         key: new Uint8Array(o.key),
@@ -340,9 +415,21 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         quotaBytes: o.quotaBytes,
         plaintextForBenchmark: options.plaintextForBenchmark,
       };
+      let owner = owners.get(o.id);
+      if (!owner) {
+        const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
+        owner = { worker: w, handles: 0, args, generation: 0, reopen: null };
+        owners.set(o.id, owner);
+        w.mailboxes++;
+      }
+      // A reopen after a worker death counts the handles open before this one.
+      const pending = ensureOpen(o.id, owner);
+      owner.handles++;
       try {
-        const r = await call<{ generation: number }>(owner.worker, o.id, "open", [args]);
-        return new SqliteMailbox(o.id, r.generation, owner.worker);
+        if (pending) await pending;
+        const r = await callWorker<{ generation: number }>(owner.worker, o.id, "open", [args]);
+        owner.generation = Math.max(owner.generation, r.generation);
+        return new SqliteMailbox(o.id, r.generation);
       } catch (e) {
         release(o.id);
         throw e;
@@ -363,7 +450,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       // Closing a worker closes its databases (SQLite checkpoints on the last close).
       await Promise.all(
         [...owners.entries()].map(async ([id, o]) => {
-          for (let i = 0; i < o.handles; i++) await call(o.worker, id, "close", []).catch(() => undefined);
+          for (let i = 0; i < o.handles; i++) await callWorker(o.worker, id, "close", []).catch(() => undefined);
         }),
       );
       owners.clear();

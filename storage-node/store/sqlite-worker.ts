@@ -176,7 +176,7 @@ function fetchRead(engine: SqliteMailboxEngine, c: Cursor, handle: number, offse
 function openFresh(mailbox: string, args: OpenArgs): { generation: number } {
   const engine = SqliteMailboxEngine.open(args);
   engine.quotaBytes = args.quotaBytes;
-  owned.set(mailbox, { engine, handles: 1, queue: [], scheduled: false });
+  owned.set(mailbox, { engine, handles: args.handles ?? 1, queue: [], scheduled: false });
   return { generation: engine.generation };
 }
 
@@ -240,7 +240,8 @@ function handle(req: WorkerRequest): void {
       if (typeof stream === "number") {
         const s = streams.get(stream);
         streams.delete(stream);
-        if (!s || s.tooBig) throw new StoreError("too-big", "message exceeds the size limit");
+        if (!s) throw new StoreError("temporary", "append stream was lost");
+        if (s.tooBig) throw new StoreError("too-big", "message exceeds the size limit");
         raw = s.parts.length === 1 ? s.parts[0] : new Uint8Array(Buffer.concat(s.parts));
       } else raw = stream;
       if (raw.byteLength === 0) throw new StoreError("invalid", "empty message");
