@@ -77,10 +77,11 @@ export class SequenceTracker {
   resolve(set: SequenceSet, byUid: boolean, saved: number[] | null, lenient = false): number[] {
     if (set.saved) {
       if (saved === null) return [];
-      const known = new Set(this.uids);
-      return saved.filter((uid) => known.has(uid));
+      return saved.filter((uid) => this.seqOf(uid) > 0);
     }
-    const result = new Set<number>();
+    // Each range becomes a half-open index window [from, to) into `uids`; windows are merged,
+    // so the answer is sliced out in O(ranges · log ranges + answer), never built from a Set.
+    const windows: [number, number][] = [];
     const last = this.uids.length;
     if (byUid) {
       const maxUid = last > 0 ? this.uids[last - 1] : 0;
@@ -88,7 +89,9 @@ export class SequenceTracker {
         let start = range.start === "*" ? maxUid : range.start;
         let end = range.end === "*" ? maxUid : range.end;
         if (start > end) [start, end] = [end, start];
-        for (let i = this.lowerBound(start); i < last && this.uids[i] <= end; i++) result.add(this.uids[i]);
+        const from = this.lowerBound(start);
+        const to = end >= maxUid ? last : this.lowerBound(end + 1);
+        if (from < to) windows.push([from, to]);
       }
     } else {
       for (const range of set.ranges) {
@@ -104,10 +107,24 @@ export class SequenceTracker {
           if (!lenient) throw new CommandError("BAD", null, "Invalid message sequence number");
           end = last;
         }
-        for (let seq = start; seq <= end; seq++) result.add(this.uids[seq - 1]);
+        if (start <= end) windows.push([start - 1, end]);
       }
     }
-    return [...result].sort((a, b) => a - b);
+    if (windows.length === 0) return [];
+    if (windows.length === 1) return this.uids.slice(windows[0][0], windows[0][1]);
+    windows.sort((a, b) => a[0] - b[0]);
+    const result: number[] = [];
+    let [from, to] = windows[0];
+    for (let i = 1; i <= windows.length; i++) {
+      const next = windows[i];
+      if (next !== undefined && next[0] <= to) {
+        if (next[1] > to) to = next[1];
+        continue;
+      }
+      for (let j = from; j < to; j++) result.push(this.uids[j]);
+      if (next !== undefined) [from, to] = next;
+    }
+    return result;
   }
 
   private lowerBound(uid: number): number {
@@ -128,14 +145,15 @@ export class SequenceTracker {
     if (qresync) {
       // RFC 7162 §3.2.10: VANISHED replaces EXPUNGE once QRESYNC is enabled.
       out.untagged("VANISHED ", formatUidSet(known));
+    } else {
+      // Descending order keeps the numbers of not-yet-reported messages stable:
+      // each number is the one the client has before this EXPUNGE is applied.
+      for (let i = known.length - 1; i >= 0; i--) out.untagged(`${this.seqOf(known[i])} EXPUNGE`);
     }
-    // Descending order keeps the numbers of not-yet-reported messages stable.
-    for (let i = known.length - 1; i >= 0; i--) {
-      const seq = this.seqOf(known[i]);
-      if (!qresync) out.untagged(`${seq} EXPUNGE`);
-      this.uids.splice(seq - 1, 1);
-      this.pendingExpunges.delete(known[i]);
-    }
+    // One pass over the map instead of a splice per message.
+    const removed = new Set(known);
+    this.uids = this.uids.filter((uid) => !removed.has(uid));
+    for (const uid of known) this.pendingExpunges.delete(uid);
   }
 
   /** Brings the client up to date with changes made by other sessions. */

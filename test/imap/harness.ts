@@ -195,14 +195,14 @@ export class WireClient {
     for (;;) {
       const lf = this.buffer.indexOf("\r\n", scanFrom);
       if (lf >= 0) {
-        const head = this.buffer.subarray(0, lf).toString("utf8");
-        const literal = /~?\{(\d+)\}$/.exec(head);
-        if (literal) {
-          const end = lf + 2 + Number(literal[1]);
+        const literal = literalBefore(this.buffer, scanFrom, lf);
+        if (literal >= 0) {
+          const end = lf + 2 + literal;
           while (this.buffer.length < end) await this.more();
           scanFrom = end;
           continue;
         }
+        const head = this.buffer.subarray(0, lf).toString("utf8");
         this.buffer = this.buffer.subarray(lf + 2);
         return head;
       }
@@ -242,6 +242,15 @@ export class WireClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** Size of the literal `{n}` or `~{n}` that ends buffer[from, lf), or -1 (only the tail is looked at). */
+function literalBefore(buffer: Buffer, from: number, lf: number): number {
+  if (lf - from < 3 || buffer[lf - 1] !== 0x7d) return -1;
+  let i = lf - 2;
+  while (i >= from && buffer[i] >= 0x30 && buffer[i] <= 0x39) i--;
+  if (i === lf - 2 || i < from || buffer[i] !== 0x7b) return -1;
+  return Number(buffer.subarray(i + 1, lf - 1).toString("latin1"));
 }
 
 export function quote(text: string): string {

@@ -231,66 +231,75 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
   const mailbox = session.requireMailbox();
   const tracker = selected.tracker;
   const out = session.out;
+  const condstore = session.condstore;
+  // The store answers in ascending UID order, like the tracker: a moving hint makes each lookup O(1).
+  let hint = 0;
   for await (const message of mailbox.fetch(selected.name, toUidSet(uids), options)) {
-    const seq = tracker.seqOf(message.uid);
+    const uid = message.uid;
+    let seq: number;
+    if (tracker.uids[hint] === uid) seq = hint + 1;
+    else seq = tracker.seqOf(uid);
     if (seq === 0) {
       for (const section of message.sections ?? []) for await (const _chunk of section.chunks) void _chunk;
       continue;
     }
-    out.write(`* ${seq} FETCH (`);
-    let first = true;
-    const sep = (): string => (first ? ((first = false), "") : " ");
+    hint = seq;
+    // Every token below is ASCII, and ENVELOPE/BODYSTRUCTURE are formatted as one character per
+    // byte: the line is built as one latin1 string and encoded once, literals in between.
+    let text = `* ${seq} FETCH (`;
+    let sep = "";
     let flagsWritten = false;
     let modseqWritten = false;
     let sectionIndex = 0;
     for (const item of items) {
       switch (item.kind) {
         case "uid":
-          out.write(`${sep()}UID ${message.uid}`);
+          text += `${sep}UID ${uid}`;
           break;
         case "flags":
-          out.write(`${sep()}FLAGS ${formatFlags(message.flags ?? [])}`);
+          text += `${sep}FLAGS ${formatFlags(message.flags ?? [])}`;
           flagsWritten = true;
           break;
         case "internaldate":
-          out.write(`${sep()}INTERNALDATE ${formatInternalDate(message.internalDate ?? new Date(0))}`);
+          text += `${sep}INTERNALDATE ${formatInternalDate(message.internalDate ?? new Date(0))}`;
           break;
         case "size":
-          out.write(`${sep()}RFC822.SIZE ${message.size ?? 0}`);
+          text += `${sep}RFC822.SIZE ${message.size ?? 0}`;
           break;
         case "modseq":
-          out.write(`${sep()}MODSEQ (${message.modseq ?? 0})`);
+          text += `${sep}MODSEQ (${message.modseq ?? 0})`;
           modseqWritten = true;
           break;
         case "envelope":
-          if (message.envelope) out.write(sep(), "ENVELOPE ", Buffer.from(formatEnvelope(message.envelope), "latin1"));
+          if (!message.envelope) continue;
+          text += `${sep}ENVELOPE ${formatEnvelope(message.envelope)}`;
           break;
         case "body":
         case "bodystructure":
-          if (message.bodyStructure) {
-            out.write(sep(), item.kind === "body" ? "BODY " : "BODYSTRUCTURE ", Buffer.from(formatBodyStructure(message.bodyStructure, item.kind === "bodystructure"), "latin1"));
-          }
+          if (!message.bodyStructure) continue;
+          text += `${sep}${item.kind === "body" ? "BODY " : "BODYSTRUCTURE "}${formatBodyStructure(message.bodyStructure, item.kind === "bodystructure")}`;
           break;
         case "binary-size": {
           const section = message.sections?.[sectionIndex++];
-          out.write(`${sep()}${item.label} ${section?.size ?? 0}`);
+          text += `${sep}${item.label} ${section?.size ?? 0}`;
           if (section) for await (const _chunk of section.chunks) void _chunk;
           break;
         }
         case "section": {
           const section = message.sections?.[sectionIndex++];
           if (!section) {
-            out.write(`${sep()}${item.label} NIL`);
+            text += `${sep}${item.label} NIL`;
             break;
           }
-          out.write(`${sep()}${item.label} ${item.binary ? "~" : ""}{${section.size}}\r\n`);
+          out.writeLatin1(`${text}${sep}${item.label} ${item.binary ? "~" : ""}{${section.size}}\r\n`);
+          text = "";
           let written = -1;
           try {
             written = await out.writeChunks(section.chunks);
           } finally {
             if (written !== section.size) {
               // The literal's length was already promised: the connection cannot continue.
-              session.logger.error({ uid: message.uid }, "body section ended early or ran long");
+              session.logger.error({ uid }, "body section ended early or ran long");
               session.destroy();
             }
           }
@@ -298,15 +307,17 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
           break;
         }
       }
+      sep = " ";
     }
-    if (seenChanged.has(message.uid) && !flagsWritten) {
-      out.write(`${sep()}FLAGS ${formatFlags(message.flags ?? [])}`);
-      if (session.condstore && !modseqWritten) out.write(` MODSEQ (${message.modseq ?? 0})`);
-    } else if (flagsWritten && session.condstore && !modseqWritten && message.modseq !== undefined) {
-      out.write(` MODSEQ (${message.modseq})`);
+    if (seenChanged.has(uid) && !flagsWritten) {
+      text += `${sep}FLAGS ${formatFlags(message.flags ?? [])}`;
+      if (condstore && !modseqWritten) text += ` MODSEQ (${message.modseq ?? 0})`;
+    } else if (flagsWritten && condstore && !modseqWritten && message.modseq !== undefined) {
+      text += ` MODSEQ (${message.modseq})`;
     }
-    out.write(")\r\n");
-    await out.maybeFlush();
+    out.writeLatin1(`${text})\r\n`);
+    const flushed = out.maybeFlush();
+    if (flushed) await flushed;
   }
 }
 

@@ -6,8 +6,12 @@
  * - A string goes out quoted only if every byte is allowed in a quoted string
  *   (no CR, LF, NUL; 8-bit only when UTF-8 is allowed); otherwise as a literal
  *   with its exact byte count, so any bytes round-trip.
- * - The writer never holds more than `highWater` bytes before it waits for the
- *   sink to drain; message bodies are written chunk by chunk from the store.
+ * - The writer never holds more than `highWater` bytes (plus one store chunk)
+ *   before it waits for the sink to drain; message bodies are written chunk by
+ *   chunk from the store.
+ * - Output is encoded straight into one growing buffer (no per-token
+ *   allocations) and handed to the sink in one write per flush; a buffer the
+ *   sink may still hold is never written to again.
  * - Nothing is written after `close()`.
  */
 
@@ -19,7 +23,11 @@ export interface OutputSink {
 
 export type WirePart = string | Buffer;
 
-const CRLF = Buffer.from("\r\n");
+const CRLF = "\r\n";
+/** First allocation of the output buffer; it doubles as needed (idle connections stay small). */
+const INITIAL_BUFFER_BYTES = 4096;
+/** Flushes up to this size are copied out so the output buffer can be reused. */
+const SMALL_FLUSH_BYTES = 8192;
 
 /** IMAP string: quoted when possible, else a literal. `null` → NIL. */
 export function encodeString(value: string | Buffer | null, options: { utf8?: boolean } = {}): Buffer {
@@ -55,8 +63,9 @@ export function encodeAstring(value: string | Buffer, options: { utf8?: boolean 
 }
 
 export class ResponseWriter {
-  private parts: Buffer[] = [];
-  private size = 0;
+  /** Pending output, encoded in place; `null` until the first write after a hand-off. */
+  private buffer: Buffer | null = null;
+  private used = 0;
   private closed = false;
   /** Bytes written through this writer, for metrics and tests. */
   bytesWritten = 0;
@@ -71,13 +80,52 @@ export class ResponseWriter {
     this.sink = sink;
   }
 
+  /** Bytes written but not yet handed to the sink. */
+  get pending(): number {
+    return this.used;
+  }
+
   write(...parts: WirePart[]): void {
     if (this.closed) return;
     for (const part of parts) {
-      const bytes = typeof part === "string" ? Buffer.from(part, "utf8") : part;
-      this.parts.push(bytes);
-      this.size += bytes.length;
+      if (typeof part === "string") this.writeString(part);
+      else this.writeBytes(part);
     }
+  }
+
+  /** Appends one string as UTF-8 (ASCII for all protocol syntax). */
+  writeString(text: string): void {
+    if (this.closed) return;
+    // UTF-8 needs at most three bytes per UTF-16 code unit.
+    const buffer = this.reserve(text.length * 3);
+    this.used += buffer.write(text, this.used, "utf8");
+  }
+
+  /** Appends a string whose characters are bytes (protocol syntax, formatted ENVELOPE/BODYSTRUCTURE). */
+  writeLatin1(text: string): void {
+    if (this.closed) return;
+    const buffer = this.reserve(text.length);
+    this.used += buffer.write(text, this.used, "latin1");
+  }
+
+  writeBytes(bytes: Uint8Array): void {
+    if (this.closed) return;
+    const buffer = this.reserve(bytes.byteLength);
+    buffer.set(bytes, this.used);
+    this.used += bytes.byteLength;
+  }
+
+  /** A buffer with room for `bytes` more bytes after `used`. */
+  private reserve(bytes: number): Buffer {
+    const needed = this.used + bytes;
+    const current = this.buffer;
+    if (current !== null && needed <= current.length) return current;
+    let size = current === null ? INITIAL_BUFFER_BYTES : current.length * 2;
+    while (size < needed) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    if (current !== null && this.used > 0) current.copy(grown, 0, 0, this.used);
+    this.buffer = grown;
+    return grown;
   }
 
   /** One complete response line (CRLF appended). */
@@ -97,16 +145,24 @@ export class ResponseWriter {
     this.line(tag, " ", status, " ", code ? `[${code}] ` : "", text);
   }
 
-  /** Flushes when more than `highWater` bytes are pending. */
-  async maybeFlush(): Promise<void> {
-    if (this.size >= this.highWater) await this.flush();
+  /** Flushes when more than `highWater` bytes are pending (synchronous no-op below it). */
+  maybeFlush(): Promise<void> | undefined {
+    return this.used >= this.highWater ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {
-    if (this.closed || this.size === 0) return;
-    const data = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size);
-    this.parts = [];
-    this.size = 0;
+    const buffer = this.buffer;
+    if (this.closed || buffer === null || this.used === 0) return;
+    let data: Buffer;
+    if (this.used <= SMALL_FLUSH_BYTES) {
+      // Small responses are copied out (from Node's pool) so the buffer is reused.
+      data = Buffer.from(buffer.subarray(0, this.used));
+    } else {
+      // The sink keeps a reference until the bytes are sent: hand the buffer over.
+      data = buffer.subarray(0, this.used);
+      this.buffer = null;
+    }
+    this.used = 0;
     this.bytesWritten += data.length;
     if (!this.sink.write(data)) await this.sink.drain();
   }
@@ -115,17 +171,17 @@ export class ResponseWriter {
   async writeChunks(chunks: AsyncIterable<Uint8Array>): Promise<number> {
     let total = 0;
     for await (const chunk of chunks) {
-      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-      total += bytes.length;
-      this.write(bytes);
-      await this.maybeFlush();
+      total += chunk.byteLength;
+      this.writeBytes(chunk);
+      const flushed = this.maybeFlush();
+      if (flushed) await flushed;
     }
     return total;
   }
 
   close(): void {
     this.closed = true;
-    this.parts = [];
-    this.size = 0;
+    this.buffer = null;
+    this.used = 0;
   }
 }
