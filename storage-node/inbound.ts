@@ -14,6 +14,7 @@
  *   then closes the spool database.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import path from "node:path";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -35,6 +36,7 @@ import { Srs } from "./outbound/srs.ts";
 import type { NodeSettings } from "./settings.ts";
 import { DrainingStore } from "./spool/draining-store.ts";
 import { JobQueue } from "./spool/job-queue.ts";
+import { SealPool } from "./spool/seal-pool.ts";
 import { SPOOL_KEY_BYTES, SpoolDatabase } from "./spool/spool-database.ts";
 import type { MailStore } from "./store/types.ts";
 import type { TunnelClient } from "./tunnel/tunnel-client.ts";
@@ -181,9 +183,12 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
   });
   forwards.start();
 
+  // One sealing thread per spare core (at least one), so sealing never blocks the sockets.
+  const sealPool = new SealPool(Math.max(1, Math.min(4, availableParallelism() - 1)));
   const deliverer = new Deliverer({
     spool,
     store,
+    sealPool,
     onQueued: (kinds) => {
       if (kinds.webhook) webhooks.poke();
       if (kinds.forward) forwards.poke();
@@ -208,6 +213,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
   try {
     ({ port: mxPort } = await mx.listen({ port: settings.mxPort, host: settings.host }));
   } catch (error) {
+    await sealPool.close();
     await forwards.stop();
     await webhooks.stop();
     await webhookSender.close();
@@ -243,6 +249,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     async close() {
       secretsByAddress.clear();
       await mx.close();
+      await sealPool.close();
       await forwards.stop();
       await webhooks.stop();
       await webhookSender.close();

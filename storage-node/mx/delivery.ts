@@ -25,6 +25,7 @@ import { fromBase64 } from "../../shared/crypto/encoding.ts";
 import { seal } from "../../shared/crypto/sealing.ts";
 import type { AliasRouteData } from "../../shared/tunnel/records.ts";
 import { spoolSealContext, type DrainingStore } from "../spool/draining-store.ts";
+import type { SealPool } from "../spool/seal-pool.ts";
 import type { NewJobData, SealedEntryData, SmtpEnvelopeData, SpoolDatabase } from "../spool/spool-database.ts";
 import { StoreError } from "../store/types.ts";
 
@@ -83,6 +84,8 @@ export function storesInMailbox(route: AliasRouteData): boolean {
 export interface DelivererOptions {
   spool: SpoolDatabase;
   store: DrainingStore;
+  /** Seals on worker threads; without it sealing runs inline. */
+  sealPool?: SealPool;
   onQueued(kinds: { forward: boolean; webhook: boolean }): void;
 }
 
@@ -112,27 +115,29 @@ export class Deliverer {
 
   async deliver(message: InboundMessageData): Promise<DeliveryOutcomeData> {
     const { deliveryId, raw } = message;
-    const sealed: SealedEntryData[] = [];
+    const sealed: Promise<SealedEntryData>[] = [];
     /** Direct inserts; each resolves to a sealed entry when it had to fall back to the spool. */
     const directs: Promise<SealedEntryData | null>[] = [];
     const jobs: NewJobData[] = [];
     const forwardSeen = new Set<string>();
     const now = Date.now();
 
-    const sealFor = (route: AliasRouteData & { mailboxId: string; sealingPublicKey: string }, spoolId: string): SealedEntryData => {
+    const pool = this.options.sealPool;
+    const sealFor = async (route: AliasRouteData & { mailboxId: string; sealingPublicKey: string }, spoolId: string): Promise<SealedEntryData> => {
       let publicKey: Uint8Array;
       try {
         publicKey = fromBase64(route.sealingPublicKey);
       } catch {
         throw new DeliveryError("temporary", "alias sealing key is malformed");
       }
+      const context = spoolSealContext(spoolId);
       return {
         id: spoolId,
         mailboxId: route.mailboxId,
         aliasId: route.aliasId,
         receivedAt: message.receivedAt,
         size: raw.length,
-        sealed: seal(publicKey, raw, spoolSealContext(spoolId)),
+        sealed: pool ? await pool.seal(publicKey, raw, context) : seal(publicKey, raw, context),
       };
     };
 
@@ -179,15 +184,20 @@ export class Deliverer {
       throw new DeliveryError("temporary", "delivery could not be made durable");
     };
     let direct = 0;
+    const entries: SealedEntryData[] = [];
     for (const result of await Promise.allSettled(directs)) {
       if (result.status === "rejected") fail(result.reason);
-      else if (result.value) sealed.push(result.value);
+      else if (result.value) entries.push(result.value);
       else direct++;
     }
-    if (sealed.length > 0 || jobs.length > 0) {
+    for (const result of await Promise.allSettled(sealed)) {
+      if (result.status === "rejected") fail(result.reason);
+      else entries.push(result.value);
+    }
+    if (entries.length > 0 || jobs.length > 0) {
       try {
         await this.options.spool.write({
-          sealed,
+          sealed: entries,
           message: jobs.length > 0 ? { id: deliveryId, raw, envelope: message.envelope, authResults: message.authResults, receivedAt: message.receivedAt } : undefined,
           jobs,
         });
@@ -198,6 +208,6 @@ export class Deliverer {
     const forwards = jobs.filter((j) => j.kind === "forward").length;
     const webhooks = jobs.length - forwards;
     if (jobs.length > 0) this.options.onQueued({ forward: forwards > 0, webhook: webhooks > 0 });
-    return { sealed: sealed.length, direct, forwards, webhooks };
+    return { sealed: entries.length, direct, forwards, webhooks };
   }
 }
