@@ -9,7 +9,10 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { decodeSpoolKey, InboundSettingsError, startInbound, type InboundContext } from "../../storage-node/inbound.ts";
 import { OUTBOUND_LIMITS, WEBHOOK_LIMITS } from "../../storage-node/limits.ts";
+import { DEFAULT_SETTINGS, describeSettings } from "../../storage-node/settings.ts";
+import { createMemoryStore } from "../../storage-node/store/memory-store.ts";
 import { createLogger } from "../../storage-node/log.ts";
 import { JobQueue, retryDelay, type JobOutcomeData } from "../../storage-node/spool/job-queue.ts";
 import { SpoolDatabase, SpoolError } from "../../storage-node/spool/spool-database.ts";
@@ -47,6 +50,33 @@ describe("spool database", () => {
     } finally {
       again.close();
     }
+  });
+});
+
+describe("spool key setting", () => {
+  it("must be 32 bytes of base64, and is never shown", () => {
+    const key = randomBytes(32).toString("base64");
+    expect(decodeSpoolKey(key)).toHaveLength(32);
+    expect(() => decodeSpoolKey(randomBytes(16).toString("base64"))).toThrow(InboundSettingsError);
+    expect(() => decodeSpoolKey("not base64!")).toThrow(InboundSettingsError);
+    let message = "";
+    try {
+      decodeSpoolKey(key.slice(0, -4));
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain(key.slice(0, 8));
+    expect(JSON.stringify(describeSettings({ ...DEFAULT_SETTINGS, spoolKey: key, srsSecret: key }))).not.toContain(key);
+  });
+
+  it("turns the MX off when absent, leaving the store as it is", async () => {
+    const store = createMemoryStore();
+    const listeners: { name: string; port: number }[] = [];
+    const context = { settings: { ...DEFAULT_SETTINGS, spoolKey: "" }, logger, store, listeners } as unknown as InboundContext;
+    const inbound = await startInbound(context);
+    expect(inbound.store).toBe(store);
+    expect(listeners).toEqual([]);
+    await inbound.close();
   });
 });
 
