@@ -44,12 +44,16 @@ export async function authenticateMessage(input: AuthenticationInputData, resolv
       resolver: resolver.resolve as (name: string, rrtype: string) => Promise<string[][] | string[]>,
       disableBimi: true,
     });
+    const arc = result.arc ? result.arc.status.result : "none";
+    // mailauth leaves ARC out of the header when there is no chain; record "none" explicitly
+    // (its Authentication-Results field is always the last header it returns).
+    const headers = /\r\n arc=/.test(result.headers) ? result.headers : result.headers.replace(/\r\n$/, `;\r\n arc=${arc}\r\n`);
     return {
-      headers: result.headers,
+      headers,
       spf: result.spf ? result.spf.status.result : "none",
       dkim: result.dkim.results.map((r) => ({ domain: r.signingDomain, result: r.status.result })),
       dmarc: result.dmarc ? result.dmarc.status.result : "none",
-      arc: result.arc ? result.arc.status.result : "none",
+      arc,
     };
   } catch {
     return {
