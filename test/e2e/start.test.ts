@@ -88,5 +88,5 @@ describe("npm start", () => {
     expect(relogin.stdout).toMatch(/INBOX/);
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
-  });
+  }, 300_000); // two full starts of wrangler dev + a node: minutes on a busy 2-core machine
 });
