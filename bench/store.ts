@@ -16,7 +16,8 @@ import type { Mailbox } from "../storage-node/store/types.ts";
 
 const arg = process.argv.find((a) => a.startsWith("--messages="));
 const N = Number(arg?.split("=")[1] ?? process.env.SEALBOX_BENCH_MESSAGES ?? 100_000);
-const CONCURRENCY = 64;
+// As many appends in flight as one group commit takes (STORE_GROUP_COMMIT_MAX_OPS).
+const CONCURRENCY = 256;
 const WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima", "mike", "november"];
 
 function message(i: number): Uint8Array {
@@ -41,7 +42,9 @@ async function run(plaintext: boolean): Promise<Figures> {
   const id = "bench" + randomBytes(6).toString("hex");
   const key = randomBytes(32);
   try {
-    const store = createSqliteStoreInternal({ dataDir: dir, workers: 1, plaintextForBenchmark: plaintext });
+    // The default pool (one worker per core, as the node runs it): small appends are
+    // prepared on every worker while the owner writes.
+    const store = createSqliteStoreInternal({ dataDir: dir, plaintextForBenchmark: plaintext });
     let mb: Mailbox = await store.open({ id, key, create: true });
 
     let t = performance.now();

@@ -36,6 +36,8 @@ export const STORE_GROUP_COMMIT_MAX_OPS = 256;
 export const STORE_FTS_QUERY_TRIGRAMS = 16;
 /** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */
 export const STORE_SEARCH_LOOKUP_MAX = 5_000;
+/** An append of at most this many bytes may be parsed and compressed by any storage worker; larger ones only by the mailbox's owner. */
+export const STORE_PREPARE_ANYWHERE_MAX_BYTES = 1024 * 1024;
 
 // ---- MIME indexer ------------------------------------------------------------
 

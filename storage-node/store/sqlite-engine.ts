@@ -92,7 +92,7 @@ export interface PreparedAppend {
   record: Uint8Array;
   ftsHeader: string;
   ftsBody: string;
-  segments: ({ kind: "inline"; start: number; length: number; codec: number; data: Uint8Array } | { kind: "blob"; start: number; length: number; hash: Buffer; chunks: { codec: number; data: Uint8Array }[] })[];
+  segments: ({ kind: "inline"; start: number; length: number; codec: number; data: Uint8Array } | { kind: "blob"; start: number; length: number; hash: Uint8Array; chunks: { codec: number; data: Uint8Array }[] })[];
 }
 
 function leaves(n: MimePartData, out: MimePartData[] = []): MimePartData[] {

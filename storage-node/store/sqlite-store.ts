@@ -13,6 +13,10 @@
  *   with SQLite's own -wal/-shm side files.
  * - Append bodies stream to the worker in chunks; section bytes come back in
  *   chunks pulled on demand, so the main thread never holds a whole big message.
+ * - Appends of one mailbox reach its owner in call order (UIDs follow the
+ *   order of concurrent calls) even when small ones are prepared — parsed,
+ *   hashed, compressed — by the least busy worker of the pool, so preparation
+ *   runs in parallel with the owner's writes.
  * - A worker that dies is replaced at once. Calls it had in flight fail as
  *   `temporary` (the client retries; appends with a dedupe key are idempotent);
  *   its mailboxes are reopened on the new worker at their next use, refusing a
@@ -25,7 +29,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
+import { STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../limits.ts";
 import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
@@ -123,6 +127,8 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     generation: number;
     /** Set when the worker died: the next use opens the file on the new worker. */
     reopen: Promise<void> | "needed" | null;
+    /** Settles when the last append submitted so far has been posted to the owner. */
+    appendTail: Promise<void>;
   }
   const owners = new Map<string, Owner>();
   const workers: PoolWorker[] = [];
@@ -180,6 +186,10 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     }
     return o.reopen;
   };
+
+  /** The live worker with the fewest calls in flight. */
+  const leastBusy = (): PoolWorker | null =>
+    workers.filter((w) => !w.dead).reduce<PoolWorker | null>((a, b) => (a === null || b.pending.size < a.pending.size ? b : a), null);
 
   /** A call to the mailbox's current owner, reopening it there first if its worker died. */
   const callOwner = <T>(id: string, op: string, args: unknown[]): Promise<T> => {
@@ -251,7 +261,10 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       checkInternalDate(opts.internalDate);
       if (body instanceof Uint8Array) {
         if (body.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
-        return this.call("append", body, folder, opts);
+        const helper = body.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null;
+        if (!helper) return this.submitInOrder(null, () => this.call<AppendData>("append", body, folder, opts));
+        const prepared = callWorker<unknown>(helper, this.id, "prepare", [body]);
+        return this.submitInOrder(prepared, (p) => this.call<AppendData>("appendPrepared", p, folder, opts));
       }
       // Stream: forward chunks as they come; the limit is enforced here and in the worker.
       // The chunks and the append go to one worker: if it dies, the append fails as temporary.
@@ -287,7 +300,30 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         throw new StoreError("invalid", "empty message");
       }
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      return callWorker<AppendData>(w, this.id, "append", [stream, folder, opts]);
+      return this.submitInOrder(null, () => callWorker<AppendData>(w, this.id, "append", [stream, folder, opts]));
+    }
+
+    /**
+     * Posts appends to the owner in call order: waits for the appends called
+     * earlier to be posted and for `ready` (a preparation), then runs `post`,
+     * which must post synchronously (or behind the reopen that all later posts
+     * wait for too).
+     */
+    private async submitInOrder<T, R = undefined>(ready: Promise<R> | null, post: (ready: R | undefined) => Promise<T>): Promise<T> {
+      const o = owners.get(this.id);
+      if (this.closed || !o) throw new StoreError("cannot", "mailbox handle is closed");
+      // Its failure is reported below, after our turn; do not let it count as unhandled meanwhile.
+      ready?.catch(() => undefined);
+      const turn = o.appendTail;
+      let done!: () => void;
+      o.appendTail = new Promise<void>((resolve) => (done = resolve));
+      try {
+        await turn;
+        const value = ready ? await ready : undefined;
+        return post(value);
+      } finally {
+        done();
+      }
     }
     uids(folder: string): Promise<number[]> {
       return this.call("uids", folder);
@@ -418,7 +454,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       let owner = owners.get(o.id);
       if (!owner) {
         const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
-        owner = { worker: w, handles: 0, args, generation: 0, reopen: null };
+        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve() };
         owners.set(o.id, owner);
         w.mailboxes++;
       }

@@ -11,7 +11,9 @@
  *   then are the writes answered and their watch events posted: a resolved
  *   write is durable.
  * - Heavy preparation (MIME parse, hashing, compression) happens before the
- *   transaction, never while holding it.
+ *   transaction, never while holding it. A small message may be prepared by
+ *   any worker of the pool ("prepare") and written by its owner
+ *   ("appendPrepared"): preparation is stateless, writing is not.
  * - Large section bytes leave in chunks of STORE_CHUNK_BYTES, pulled by the main
  *   thread, so a 50 MB fetch never sits whole in a message queue.
  */
@@ -121,6 +123,40 @@ function runBatch(o: Owned, batch: Task[]): void {
   const mailbox = [...owned.entries()].find(([, v]) => v === o)?.[0];
   if (mailbox) for (const event of o.engine.pendingEvents) post({ t: "event", mailbox, event });
   o.engine.pendingEvents = [];
+}
+
+type AppendArgs = { flags?: string[]; internalDate?: number; dedupeKey?: string };
+
+/** The bytes of an append: given, or collected from its stream; size limits checked. */
+function appendBytes(stream: number | Uint8Array): Uint8Array {
+  let raw: Uint8Array;
+  if (typeof stream === "number") {
+    const s = streams.get(stream);
+    streams.delete(stream);
+    if (!s) throw new StoreError("temporary", "append stream was lost");
+    if (s.tooBig) throw new StoreError("too-big", "message exceeds the size limit");
+    raw = s.parts.length === 1 ? s.parts[0] : new Uint8Array(Buffer.concat(s.parts));
+  } else raw = stream;
+  if (raw.byteLength === 0) throw new StoreError("invalid", "empty message");
+  if (raw.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
+  return raw;
+}
+
+/**
+ * A prepared append whose byte arrays each own their buffer, so they can be
+ * transferred (never a slice of a shared pool buffer, which transfer would detach).
+ */
+function detachable(p: PreparedAppend): { value: PreparedAppend; transfer: ArrayBuffer[] } {
+  const transfer: ArrayBuffer[] = [];
+  const own = (u: Uint8Array): Uint8Array => {
+    const copy = u.slice();
+    transfer.push(copy.buffer);
+    return copy;
+  };
+  const segments = p.segments.map((s) =>
+    s.kind === "inline" ? { ...s, data: own(s.data) } : { ...s, hash: own(s.hash), chunks: s.chunks.map((c) => ({ codec: c.codec, data: own(c.data) })) },
+  );
+  return { value: { ...p, record: own(p.record), segments }, transfer };
 }
 
 function ownedOf(mailbox: string): Owned {
@@ -234,18 +270,18 @@ function handle(req: WorkerRequest): void {
       schedule(o);
       return;
     }
+    case "prepare": {
+      const { value, transfer } = detachable(prepareAppend(appendBytes(a[0] as number | Uint8Array)));
+      post({ t: "res", id: req.id, ok: true, value }, transfer);
+      return;
+    }
+    case "appendPrepared": {
+      const [prepared, folder, options] = a as [PreparedAppend, string, AppendArgs];
+      return enqueue(true, (e) => e.append(folder, prepared, options));
+    }
     case "append": {
-      const [stream, folder, options] = a as [number | Uint8Array, string, { flags?: string[]; internalDate?: number; dedupeKey?: string }];
-      let raw: Uint8Array;
-      if (typeof stream === "number") {
-        const s = streams.get(stream);
-        streams.delete(stream);
-        if (!s) throw new StoreError("temporary", "append stream was lost");
-        if (s.tooBig) throw new StoreError("too-big", "message exceeds the size limit");
-        raw = s.parts.length === 1 ? s.parts[0] : new Uint8Array(Buffer.concat(s.parts));
-      } else raw = stream;
-      if (raw.byteLength === 0) throw new StoreError("invalid", "empty message");
-      if (raw.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
+      const [stream, folder, options] = a as [number | Uint8Array, string, AppendArgs];
+      const raw = appendBytes(stream);
       const o = ownedOf(req.mailbox);
       // A known dedupe key needs no parsing; the write re-checks inside its transaction.
       const dup = o.engine.checkDedupe(options.dedupeKey);
