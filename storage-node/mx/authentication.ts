@@ -29,12 +29,13 @@ export interface AuthenticationResultsData {
   arc: string;
 }
 
-function sanitizeAuthservId(hostname: string): string {
+/** The authserv-id this MX writes into Authentication-Results: its hostname. */
+export function authservId(hostname: string): string {
   return hostname.replace(/[^A-Za-z0-9.-]/g, "") || "localhost";
 }
 
 export async function authenticateMessage(input: AuthenticationInputData, resolver: DnsResolverData): Promise<AuthenticationResultsData> {
-  const mta = sanitizeAuthservId(input.hostname);
+  const mta = authservId(input.hostname);
   try {
     const result = await authenticate(Buffer.from(input.raw.buffer, input.raw.byteOffset, input.raw.byteLength), {
       ip: input.ip,

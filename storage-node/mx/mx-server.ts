@@ -25,12 +25,12 @@ import { SMTPServer, type SMTPServerAddress, type SMTPServerDataStream, type SMT
 import type { AliasRouteData } from "../../shared/tunnel/records.ts";
 import { MX_LIMITS } from "../limits.ts";
 import { maskAddress, type Logger } from "../log.ts";
-import { authenticateMessage } from "./authentication.ts";
+import { authenticateMessage, authservId } from "./authentication.ts";
 import { DeliveryError, newDeliveryId, storesInMailbox, type Deliverer } from "./delivery.ts";
 import type { DnsResolverData } from "./dns-resolver.ts";
 import { readMessage } from "./message-reader.ts";
 import { RouteUnavailableError, type RouteCache } from "./route-cache.ts";
-import { receivedHeader } from "./trace-headers.ts";
+import { obscureForgedResults, receivedHeader } from "./trace-headers.ts";
 
 export interface MxLimitOverrides {
   /** Transactions per client IP per window. */
@@ -299,7 +299,7 @@ export class MxServer {
         date: receivedAt,
       });
     const traceBytes = Buffer.from(trace, "utf8");
-    const raw = Buffer.concat([traceBytes, read.raw]);
+    const raw = Buffer.concat([traceBytes, obscureForgedResults(read.raw, authservId(this.options.hostname))]);
     try {
       await this.options.deliverer.deliver({
         deliveryId,

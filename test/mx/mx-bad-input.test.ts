@@ -217,6 +217,35 @@ describe("MX under hostile input", () => {
     fresh?.close();
   });
 
+  it("obscures Authentication-Results forged in our name, and only those (RFC 8601 section 5)", async () => {
+    const wire = await transaction(h.mxPort, victim.address);
+    try {
+      expect((await wire.command("DATA")).code).toBe(354);
+      wire.write(
+        "Authentication-Results: MX.sealbox.test; spf=pass smtp.mailfrom=ceo@bank.example\r\n" +
+          "Authentication-Results: (comment)\r\n mx.sealbox.test;\r\n dkim=pass header.d=bank.example\r\n" +
+          "Authentication-Results: relay.elsewhere.example; spf=fail\r\n" +
+          header(victim.address, "forged results") +
+          "Authentication-Results: mx.sealbox.test; in the body, untouched\r\n.\r\n",
+      );
+      expect((await wire.reply()).code).toBe(250);
+    } finally {
+      wire.close();
+    }
+    const mailbox = await h.openMailbox(victim.address, victim.password);
+    try {
+      const stored = (await inboxMessages(mailbox)).map((m) => m.toString("latin1")).find((m) => m.includes("forged results"))!;
+      expect(stored).toContain("\r\nX-Forged-Authentication-Results: MX.sealbox.test; spf=pass");
+      expect(stored).toContain("\r\nX-Forged-Authentication-Results: (comment)\r\n mx.sealbox.test;");
+      expect(stored).toContain("\r\nAuthentication-Results: relay.elsewhere.example; spf=fail");
+      expect(stored).toContain("\r\n\r\nAuthentication-Results: mx.sealbox.test; in the body, untouched");
+      // Ours is the one on top.
+      expect(stored).toMatch(/^Received-SPF: [^]*?\r\nAuthentication-Results: mx\.sealbox\.test;\r\n/);
+    } finally {
+      await mailbox.close();
+    }
+  });
+
   it("still delivers normal mail after all of the above", async () => {
     const wire = await transaction(h.mxPort, victim.address);
     try {
@@ -226,7 +255,7 @@ describe("MX under hostile input", () => {
     } finally {
       wire.close();
     }
-    expect(await subjects()).toEqual(["legit after abuse"]);
+    expect(await subjects()).toEqual(["forged results", "legit after abuse"]);
   });
 });
 
