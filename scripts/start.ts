@@ -114,16 +114,29 @@ async function ensureAdminToken(): Promise<string> {
   return admin.adminToken;
 }
 
-async function ensureNode(api: ApiClient, adminToken: string): Promise<{ nodeId: string; secretKey: string }> {
+interface LocalNode {
+  nodeId: string;
+  secretKey: string;
+  /** Key of the node's spool database (forward/webhook queues, sealed inbound mail). */
+  spoolKey: string;
+}
+
+async function ensureNode(api: ApiClient, adminToken: string): Promise<LocalNode> {
   const file = path.join(stateDir, "node.json");
-  const saved = await readJson<{ nodeId: string; secretKey: string }>(file);
-  if (saved) {
+  const saved = await readJson<Partial<LocalNode>>(file);
+  // The spool key outlives a re-registration: the spool database on disk needs it.
+  const spoolKey = saved?.spoolKey ?? randomBytes(32).toString("base64");
+  if (saved?.nodeId && saved.secretKey) {
     const { nodes } = await api.listNodes(adminToken);
-    if (nodes.some((n) => n.id === saved.nodeId)) return saved;
+    if (nodes.some((n) => n.id === saved.nodeId)) {
+      const node = { nodeId: saved.nodeId, secretKey: saved.secretKey, spoolKey };
+      if (!saved.spoolKey) await writeSecretJson(file, node);
+      return node;
+    }
   }
   const keys = generateNodeKeyPair();
   const { id } = await api.registerNode(adminToken, "local node", keys.publicKey);
-  const node = { nodeId: id, secretKey: keys.secretKey };
+  const node = { nodeId: id, secretKey: keys.secretKey, spoolKey };
   await writeSecretJson(file, node);
   say(`registered storage node ${id}`);
   return node;
@@ -184,7 +197,7 @@ async function ensureDemo(api: ApiClient): Promise<DemoState> {
   return state;
 }
 
-async function startNodeProcess(node: { nodeId: string; secretKey: string }): Promise<ChildProcess> {
+async function startNodeProcess(node: LocalNode): Promise<ChildProcess> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "storage-node", "main.ts")], {
     cwd: root,
     env: {
@@ -195,6 +208,8 @@ async function startNodeProcess(node: { nodeId: string; secretKey: string }): Pr
       SEALBOX_DATA_DIR: path.join(stateDir, "data"),
       SEALBOX_IMAP_PORT: String(ports.imap),
       SEALBOX_IMAPS_PORT: String(ports.imaps),
+      SEALBOX_MX_PORT: String(ports.mx),
+      SEALBOX_SPOOL_KEY: node.spoolKey,
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -276,12 +291,14 @@ async function main(): Promise<void> {
       "",
       `  Edge (HTTP API)   ${edgeUrl}   (OpenAPI: ${edgeUrl}/v1/openapi.json)`,
       `  IMAP              127.0.0.1:${ports.imap} (STARTTLS)   127.0.0.1:${ports.imaps} (TLS, self-signed)`,
+      `  MX (inbound SMTP) 127.0.0.1:${ports.mx}`,
       `  Demo address      ${DEMO.address}`,
       `  Demo password     ${demo.password}`,
       `  API token         ${demo.apiToken}`,
       `  Saved to          ${path.relative(root, path.join(stateDir, "demo.json")) || path.join(stateDir, "demo.json")}`,
       "",
       `  Try:  curl -v imap://127.0.0.1:${ports.imap}/ --user '${DEMO.address}:${demo.password}'`,
+      `        swaks --server 127.0.0.1:${ports.mx} --to ${DEMO.address} --from someone@example.org`,
       "  Stop: Ctrl-C",
       "",
     ].join("\n") + "\n",

@@ -4,7 +4,8 @@
  * (SIGINT) and started again over the same state, which must just work.
  * Runs in its own state folders and ports so it never touches a developer's.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { promisify } from "node:util";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -14,6 +15,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { freePort } from "../support/edge.ts";
 import { curlImap } from "../support/curl.ts";
 
+const run = promisify(execFile);
 const root = fileURLToPath(new URL("../..", import.meta.url));
 
 interface DemoFile {
@@ -76,6 +78,14 @@ describe("npm start", () => {
     expect(login.stderr).toBe("");
     expect(login.stdout).toMatch(/INBOX/);
 
+    // The MX delivers to the demo alias; the message reads back over IMAP.
+    const marker = `start-test-${Date.now()}`;
+    const swaks = await run("swaks", ["--server", `127.0.0.1:${demo.smtp.mxPort}`, "--to", demo.address, "--from", "sender@example.org", "--header", `Subject: ${marker}`, "--body", "hello from the MX test"]);
+    expect(swaks.stdout).toMatch(/<- {2}250 /);
+    const fetched = await curlImap(`imap://127.0.0.1:${demo.imap.port}/INBOX;MAILINDEX=1`, demo.address, demo.password);
+    expect(fetched.stdout).toContain(`Subject: ${marker}`);
+    expect(fetched.stdout).toContain("hello from the MX test");
+
     first.child.kill("SIGINT");
     expect(await first.exited).toBe(0);
 
@@ -86,6 +96,8 @@ describe("npm start", () => {
     const relogin = await curlImap(`imap://127.0.0.1:${again.imap.port}/`, again.address, again.password);
     expect(relogin.stderr).toBe("");
     expect(relogin.stdout).toMatch(/INBOX/);
+    const kept = await curlImap(`imap://127.0.0.1:${again.imap.port}/INBOX;MAILINDEX=1`, again.address, again.password);
+    expect(kept.stdout).toContain(`Subject: ${marker}`);
     second.child.kill("SIGINT");
     expect(await second.exited).toBe(0);
   }, 300_000); // two full starts of wrangler dev + a node: minutes on a busy 2-core machine
