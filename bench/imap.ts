@@ -1,44 +1,78 @@
 /**
- * IMAP benchmark: N concurrent clients, each with its own mailbox, run
- * LOGIN → APPEND ×M → SELECT → FETCH bodies → STORE → SEARCH → LOGOUT against
- * the Sealbox IMAP server (SQLite store, in this process) and against Dovecot
- * (Debian's dovecot-imapd, started from a throwaway config in a temporary
- * directory in the same run). Prints one JSON object with the figures.
+ * IMAP benchmark: Sealbox against Dovecot (Debian's dovecot-imapd, started
+ * from a throwaway config in a temporary directory) in the same run, with the
+ * same load generator, on the same machine. Prints one JSON object.
  *
- *   npm run bench:imap -- [--clients 8] [--messages 50] [--size 4096] [--store sqlite|memory] [--no-dovecot]
+ *   npm run bench:imap -- [--clients 8] [--seconds 10] [--messages 50] [--size 4096]
+ *                         [--store sqlite|memory] [--idle-connections 100] [--no-dovecot]
  *
- * A benchmark prints numbers; nothing here asserts speed.
+ * Sealbox runs in a child process (this script with `--serve`), so the load
+ * generator never shares its event loop and its memory can be measured alone.
+ * Each of N clients owns one mailbox, preloaded with M messages. Then:
+ *
+ * - phases: APPEND ×M, SELECT, FETCH 1:* (FLAGS BODY.PEEK[]), STORE, SEARCH
+ *   (the figures of the first version of this benchmark);
+ * - mixed, persistent sessions: each client logs in once and for S seconds
+ *   runs a weighted mix of SELECT/FETCH/STORE/APPEND/EXPUNGE/SEARCH/IDLE/NOOP;
+ * - mixed, login each cycle: connect, LOGIN, SELECT, FETCH, STORE, SEARCH,
+ *   LOGOUT, again for S seconds;
+ * - memory per connection: proportional set size of the server's processes
+ *   with K extra idle sessions (logged in, INBOX selected) minus without, / K.
+ *
+ * Ratios are Sealbox / Dovecot (>1 for commands/s means Sealbox is faster;
+ * <1 for latency and memory means Sealbox is better). A benchmark prints
+ * numbers; nothing here asserts speed.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { createImapServer } from "../storage-node/imap/server.ts";
 import { createMemoryStore } from "../storage-node/store/memory-store.ts";
 import { createSqliteStore } from "../storage-node/store/sqlite-store.ts";
 import type { MailStore } from "../storage-node/store/types.ts";
-import { TableAuthenticator, WireClient, quote } from "../test/imap/harness.ts";
+import { dovecotInstalled, processTree, pssKilobytes, startDovecot } from "../test/imap/dovecot.ts";
+import { TableAuthenticator, WireClient, quote, type TaggedResult } from "../test/imap/harness.ts";
 
 interface Options {
   clients: number;
+  seconds: number;
   messages: number;
   size: number;
   store: "sqlite" | "memory";
+  idleConnections: number;
   dovecot: boolean;
 }
 
+interface BenchUser {
+  user: string;
+  password: string;
+}
+
+interface Target {
+  name: string;
+  port: number;
+  users: BenchUser[];
+  processIds(): number[];
+  /** Sealbox only: a full GC before a memory reading (Dovecot frees per process). */
+  collectGarbage?(): Promise<void>;
+  stop(): Promise<void>;
+}
+
 function parseArgs(argv: string[]): Options {
-  const options: Options = { clients: 8, messages: 50, size: 4096, store: "sqlite", dovecot: true };
+  const options: Options = { clients: 8, seconds: 10, messages: 50, size: 4096, store: "sqlite", idleConnections: 100, dovecot: true };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--clients") options.clients = Number(argv[++i]);
+    else if (arg === "--seconds") options.seconds = Number(argv[++i]);
     else if (arg === "--messages") options.messages = Number(argv[++i]);
     else if (arg === "--size") options.size = Number(argv[++i]);
     else if (arg === "--store") options.store = argv[++i] === "memory" ? "memory" : "sqlite";
+    else if (arg === "--idle-connections") options.idleConnections = Number(argv[++i]);
     else if (arg === "--no-dovecot") options.dovecot = false;
   }
   return options;
@@ -58,169 +92,382 @@ function percentile(values: number[], p: number): number {
   return Number(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))].toFixed(3));
 }
 
-async function expectOk(client: WireClient, text: string): Promise<void> {
-  const result = await client.command(text);
-  if (result.status !== "OK") throw new Error(`${text.split(" ")[0]} failed: ${result.tagged}`);
+function ratio(a: number, b: number): number | null {
+  return b > 0 ? Number((a / b).toFixed(3)) : null;
 }
 
-interface ClientFigures {
-  appendMs: number[];
-  sessionMs: number;
-  fetchMs: number;
-  fetchedBytes: number;
-  searchMs: number;
-  storeMs: number;
-}
+/** A logged-in client that records per-command latency and follows EXISTS. */
+class LoadClient {
+  exists = 0;
+  constructor(
+    readonly wire: WireClient,
+    private readonly latencies: Map<string, number[]>,
+  ) {}
 
-async function runClient(port: number, user: string, password: string, options: Options, offset: number): Promise<ClientFigures> {
-  const started = performance.now();
-  const client = await WireClient.connect(port);
-  await client.readLine();
-  await expectOk(client, `LOGIN ${quote(user)} ${quote(password)}`);
-  const appendMs: number[] = [];
-  for (let i = 0; i < options.messages; i++) {
-    const body = makeMessage(offset + i, options.size);
-    const tag = client.nextTag();
+  static async open(port: number, user: BenchUser, latencies: Map<string, number[]>): Promise<LoadClient> {
     const t0 = performance.now();
-    client.write(Buffer.concat([Buffer.from(`${tag} APPEND INBOX {${body.length}+}\r\n`), body, Buffer.from("\r\n")]));
-    const result = await client.readTagged(tag);
-    if (result.status !== "OK") throw new Error(`APPEND failed: ${result.tagged}`);
-    appendMs.push(performance.now() - t0);
+    const wire = await WireClient.connect(port);
+    await wire.readLine();
+    const client = new LoadClient(wire, latencies);
+    client.record("CONNECT", t0);
+    await client.run("LOGIN", `LOGIN ${quote(user.user)} ${quote(user.password)}`);
+    return client;
   }
-  await expectOk(client, "SELECT INBOX");
-  let t0 = performance.now();
-  const fetch = await client.command("FETCH 1:* (FLAGS BODY.PEEK[])");
-  const fetchMs = performance.now() - t0;
-  const fetchedBytes = fetch.lines.reduce((sum, line) => sum + line.length, 0);
-  t0 = performance.now();
-  await expectOk(client, "STORE 1:* +FLAGS.SILENT (\\Seen)");
-  const storeMs = performance.now() - t0;
-  t0 = performance.now();
-  await expectOk(client, "SEARCH BODY lazy SUBJECT bench");
-  const searchMs = performance.now() - t0;
-  await expectOk(client, "LOGOUT");
-  client.close();
-  return { appendMs, sessionMs: performance.now() - started, fetchMs, fetchedBytes, searchMs, storeMs };
+
+  private record(name: string, t0: number): void {
+    let list = this.latencies.get(name);
+    if (!list) this.latencies.set(name, (list = []));
+    list.push(performance.now() - t0);
+  }
+
+  private follow(result: TaggedResult): void {
+    for (const line of result.lines) {
+      const exists = /^\* (\d+) EXISTS$/.exec(line);
+      if (exists) this.exists = Number(exists[1]);
+      else if (/^\* \d+ EXPUNGE$/.test(line)) this.exists--;
+    }
+  }
+
+  async run(name: string, text: string): Promise<TaggedResult> {
+    const t0 = performance.now();
+    const result = await this.wire.command(text);
+    this.record(name, t0);
+    if (result.status !== "OK") throw new Error(`${name} failed: ${result.tagged}`);
+    this.follow(result);
+    return result;
+  }
+
+  async append(body: Buffer): Promise<void> {
+    const tag = this.wire.nextTag();
+    const t0 = performance.now();
+    this.wire.write(Buffer.concat([Buffer.from(`${tag} APPEND INBOX {${body.length}+}\r\n`), body, Buffer.from("\r\n")]));
+    const result = await this.wire.readTagged(tag);
+    this.record("APPEND", t0);
+    if (result.status !== "OK") throw new Error(`APPEND failed: ${result.tagged}`);
+    this.follow(result);
+  }
+
+  /** IDLE, then DONE as soon as the server said "+" (two round trips, no waiting). */
+  async idle(): Promise<void> {
+    const tag = this.wire.nextTag();
+    const t0 = performance.now();
+    this.wire.write(`${tag} IDLE\r\n`);
+    for (;;) {
+      const line = await this.wire.readLine();
+      if (line === null) throw new Error("closed during IDLE");
+      if (line.startsWith("+")) break;
+    }
+    this.wire.write("DONE\r\n");
+    const result = await this.wire.readTagged(tag);
+    this.record("IDLE", t0);
+    if (result.status !== "OK") throw new Error(`IDLE failed: ${result.tagged}`);
+    this.follow(result);
+  }
+
+  close(): void {
+    this.wire.close();
+  }
 }
 
-async function runTarget(name: string, port: number, users: { user: string; password: string }[], options: Options): Promise<Record<string, unknown>> {
+/** A deterministic generator, so both servers get the same sequence of operations. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+const MIX: [string, number][] = [
+  ["FETCH-HEADERS", 25],
+  ["FETCH-BODY", 15],
+  ["STORE", 15],
+  ["SEARCH", 10],
+  ["APPEND", 8],
+  ["EXPUNGE", 7],
+  ["SELECT", 5],
+  ["IDLE", 5],
+  ["NOOP", 10],
+];
+const MIX_TOTAL = MIX.reduce((sum, [, weight]) => sum + weight, 0);
+
+function pick(next: () => number): string {
+  let roll = next() * MIX_TOTAL;
+  for (const [name, weight] of MIX) {
+    roll -= weight;
+    if (roll < 0) return name;
+  }
+  return MIX[0][0];
+}
+
+async function mixedOperation(client: LoadClient, op: string, next: () => number, options: Options, serial: number): Promise<void> {
+  const n = Math.max(1, client.exists);
+  const at = 1 + Math.floor(next() * n);
+  switch (op) {
+    case "FETCH-HEADERS": {
+      const from = Math.max(1, n - 9 - Math.floor(next() * Math.max(1, n - 10)));
+      await client.run(op, `FETCH ${from}:${Math.min(n, from + 9)} (UID FLAGS RFC822.SIZE INTERNALDATE ENVELOPE)`);
+      break;
+    }
+    case "FETCH-BODY":
+      await client.run(op, `FETCH ${at} (UID BODY.PEEK[])`);
+      break;
+    case "STORE":
+      await client.run(op, `STORE ${at} ${next() < 0.5 ? "+" : "-"}FLAGS (\\Seen \\Flagged)`);
+      break;
+    case "SEARCH":
+      await client.run(op, next() < 0.5 ? "SEARCH UNSEEN" : "SEARCH SUBJECT bench BODY lazy");
+      break;
+    case "APPEND":
+      await client.append(makeMessage(serial, options.size));
+      break;
+    case "EXPUNGE":
+      // Keeps the mailbox near its preloaded size: only expunge what APPEND added.
+      if (client.exists <= options.messages) return mixedOperation(client, "NOOP", next, options, serial);
+      await client.run("STORE", `STORE ${client.exists} +FLAGS.SILENT (\\Deleted)`);
+      await client.run(op, "EXPUNGE");
+      break;
+    case "SELECT":
+      await client.run(op, "SELECT INBOX");
+      break;
+    case "IDLE":
+      await client.idle();
+      break;
+    default:
+      await client.run("NOOP", "NOOP");
+  }
+}
+
+interface MixedFigures {
+  commands: number;
+  commandsPerSecond: number;
+  latencyMsP50: number;
+  latencyMsP99: number;
+  perCommand: Record<string, { count: number; p50: number; p99: number }>;
+}
+
+function summarize(latencies: Map<string, number[]>, seconds: number): MixedFigures {
+  const all = [...latencies.entries()].filter(([name]) => name !== "CONNECT").flatMap(([, values]) => values);
+  const perCommand: MixedFigures["perCommand"] = {};
+  for (const [name, values] of [...latencies.entries()].sort()) perCommand[name] = { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99) };
+  return {
+    commands: all.length,
+    commandsPerSecond: Number((all.length / seconds).toFixed(1)),
+    latencyMsP50: percentile(all, 50),
+    latencyMsP99: percentile(all, 99),
+    perCommand,
+  };
+}
+
+async function mixedPersistent(target: Target, options: Options): Promise<MixedFigures> {
+  const latencies = new Map<string, number[]>();
+  const deadline = performance.now() + options.seconds * 1000;
   const started = performance.now();
-  const results = await Promise.all(users.map((u, index) => runClient(port, u.user, u.password, options, index * options.messages)));
+  await Promise.all(
+    target.users.map(async (user, index) => {
+      const next = random(1000 + index);
+      const client = await LoadClient.open(target.port, user, latencies);
+      await client.run("SELECT", "SELECT INBOX");
+      let serial = 0;
+      while (performance.now() < deadline) await mixedOperation(client, pick(next), next, options, index * 1_000_000 + serial++);
+      await client.run("LOGOUT", "LOGOUT");
+      client.close();
+    }),
+  );
+  return summarize(latencies, (performance.now() - started) / 1000);
+}
+
+async function mixedLoginEachCycle(target: Target, options: Options): Promise<MixedFigures> {
+  const latencies = new Map<string, number[]>();
+  const deadline = performance.now() + options.seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    target.users.map(async (user, index) => {
+      const next = random(2000 + index);
+      while (performance.now() < deadline) {
+        const client = await LoadClient.open(target.port, user, latencies);
+        await client.run("SELECT", "SELECT INBOX");
+        await mixedOperation(client, "FETCH-HEADERS", next, options, 0);
+        await mixedOperation(client, "STORE", next, options, 0);
+        await mixedOperation(client, "SEARCH", next, options, 0);
+        await client.run("LOGOUT", "LOGOUT");
+        client.close();
+      }
+    }),
+  );
+  return summarize(latencies, (performance.now() - started) / 1000);
+}
+
+/** The first version's figures: one pass of APPEND ×M, FETCH all, STORE, SEARCH per client. */
+async function phases(target: Target, options: Options): Promise<Record<string, number>> {
+  const started = performance.now();
+  const results = await Promise.all(
+    target.users.map(async (user, index) => {
+      const latencies = new Map<string, number[]>();
+      const client = await LoadClient.open(target.port, user, latencies);
+      for (let i = 0; i < options.messages; i++) await client.append(makeMessage(index * options.messages + i, options.size));
+      await client.run("SELECT", "SELECT INBOX");
+      const fetch = await client.run("FETCH", `FETCH 1:${options.messages} (FLAGS BODY.PEEK[])`);
+      await client.run("STORE", "STORE 1:* +FLAGS.SILENT (\\Seen)");
+      await client.run("SEARCH", "SEARCH BODY lazy SUBJECT bench");
+      await client.run("LOGOUT", "LOGOUT");
+      client.close();
+      const first = (name: string): number => latencies.get(name)?.[0] ?? 0;
+      return { appendMs: latencies.get("APPEND") ?? [], fetchMs: first("FETCH"), fetchedBytes: fetch.lines.reduce((sum, line) => sum + line.length, 0), storeMs: first("STORE"), searchMs: first("SEARCH") };
+    }),
+  );
   const wallMs = performance.now() - started;
   const appends = results.flatMap((r) => r.appendMs);
-  const fetchedBytes = results.reduce((sum, r) => sum + r.fetchedBytes, 0);
+  const fetchSeconds = results.reduce((sum, r) => sum + r.fetchMs, 0) / 1000 / results.length;
   return {
-    target: name,
     wallMs: Number(wallMs.toFixed(1)),
     appendsPerSecond: Number((appends.length / (wallMs / 1000)).toFixed(1)),
     appendMsP50: percentile(appends, 50),
     appendMsP95: percentile(appends, 95),
     fetchAllMsP50: percentile(results.map((r) => r.fetchMs), 50),
-    fetchMBps: Number((fetchedBytes / 1e6 / (results.reduce((s, r) => s + r.fetchMs, 0) / 1000 / results.length)).toFixed(2)),
+    fetchMBps: Number((results.reduce((sum, r) => sum + r.fetchedBytes, 0) / 1e6 / results.length / fetchSeconds).toFixed(2)),
     storeAllMsP50: percentile(results.map((r) => r.storeMs), 50),
     searchMsP50: percentile(results.map((r) => r.searchMs), 50),
-    sessionMsP95: percentile(results.map((r) => r.sessionMs), 95),
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
+async function memoryPerConnection(target: Target, count: number): Promise<{ connections: number; baselineKB: number; perConnectionKB: number }> {
+  const settle = async (): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await target.collectGarbage?.();
+  };
+  await settle();
+  const baseline = pssKilobytes(target.processIds());
+  const clients: LoadClient[] = [];
+  const latencies = new Map<string, number[]>();
+  for (let i = 0; i < count; i++) {
+    const client = await LoadClient.open(target.port, target.users[i % target.users.length], latencies);
+    await client.run("SELECT", "SELECT INBOX");
+    clients.push(client);
+  }
+  await settle();
+  const loaded = pssKilobytes(target.processIds());
+  for (const client of clients) {
+    await client.run("LOGOUT", "LOGOUT");
+    client.close();
+  }
+  return { connections: count, baselineKB: baseline, perConnectionKB: Number(((loaded - baseline) / count).toFixed(1)) };
 }
 
-async function startDovecot(dir: string, users: { user: string; password: string }[]): Promise<{ port: number; process: ChildProcess }> {
-  const port = await freePort();
-  const uid = Number(execFileSync("id", ["-u", "nobody"]).toString().trim());
-  const gid = Number(execFileSync("id", ["-g", "nobody"]).toString().trim());
-  mkdirSync(path.join(dir, "mail"), { recursive: true });
-  chmodSync(dir, 0o755);
-  chownSync(path.join(dir, "mail"), uid, gid);
-  writeFileSync(
-    path.join(dir, "passwd"),
-    users.map((u) => `${u.user}:{PLAIN}${u.password}:${uid}:${gid}::${dir}/mail/${u.user}::userdb_mail=maildir:${dir}/mail/${u.user}/Maildir\n`).join(""),
-  );
-  const conf = path.join(dir, "dovecot.conf");
-  writeFileSync(
-    conf,
-    [
-      `base_dir = ${dir}/run`,
-      `state_dir = ${dir}/state`,
-      `log_path = ${dir}/dovecot.log`,
-      "protocols = imap",
-      "listen = 127.0.0.1",
-      "ssl = no",
-      "disable_plaintext_auth = no",
-      "auth_mechanisms = plain",
-      "default_internal_user = dovecot",
-      "default_login_user = dovenull",
-      "mail_fsync = always", // Sealbox makes every acknowledged write durable; compare like with like
-      `passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%u ${dir}/passwd\n}`,
-      `userdb {\n  driver = passwd-file\n  args = username_format=%u ${dir}/passwd\n}`,
-      `service imap-login {\n  inet_listener imap {\n    address = 127.0.0.1\n    port = ${port}\n  }\n  inet_listener imaps {\n    port = 0\n  }\n}`,
-      `service stats {\n  unix_listener stats-reader {\n    mode = 0600\n  }\n  unix_listener stats-writer {\n    mode = 0666\n  }\n}`,
-      "",
-    ].join("\n"),
-  );
-  const child = spawn("/usr/sbin/dovecot", ["-F", "-c", conf], { stdio: ["ignore", "ignore", "inherit"] });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    try {
-      const probe = await WireClient.connect(port);
-      const greeting = await probe.readLine();
-      probe.close();
-      if (greeting?.startsWith("* OK")) return { port, process: child };
-    } catch {
-      // not listening yet
+async function measure(target: Target, options: Options): Promise<Record<string, unknown>> {
+  const phaseFigures = await phases(target, options);
+  const memory = await memoryPerConnection(target, options.idleConnections);
+  const persistent = await mixedPersistent(target, options);
+  const loginEachCycle = await mixedLoginEachCycle(target, options);
+  return { target: target.name, phases: phaseFigures, persistent, loginEachCycle, memory };
+}
+
+/** Child mode: one Sealbox IMAP server, told its users over IPC, answering with its port. */
+async function serve(): Promise<void> {
+  const { store: kind, dir, users } = await new Promise<{ store: Options["store"]; dir: string; users: BenchUser[] }>((resolve) => process.once("message", resolve as (value: unknown) => void));
+  const store: MailStore = kind === "sqlite" ? createSqliteStore({ dataDir: dir }) : createMemoryStore();
+  const auth = new TableAuthenticator();
+  for (const u of users) auth.add(u.user, { password: u.password });
+  // The benchmark opens more sessions per user and address than a real client would.
+  const server = createImapServer({ store, authenticator: auth, logger: pino({ level: "silent" }), limits: { maxConnectionsPerIp: 100_000, maxConnectionsPerUser: 100_000 } });
+  const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
+  process.on("message", (message) => {
+    if (message === "gc") {
+      (globalThis as { gc?: () => void }).gc?.();
+      process.send?.("gc-done");
+      return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  child.kill("SIGTERM");
-  throw new Error("dovecot did not start");
+    void server
+      .close()
+      .then(() => store.close())
+      .then(() => process.exit(0));
+  });
+  process.send?.({ port });
+}
+
+async function startSealbox(options: Options, dir: string, users: BenchUser[]): Promise<Target> {
+  const child: ChildProcess = fork(fileURLToPath(import.meta.url), ["--serve"], { execArgv: ["--import", "tsx", "--expose-gc", ...(process.env.SEALBOX_BENCH_SERVER_ARGS ?? "").split(" ").filter(Boolean)], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.send({ store: options.store, dir, users });
+  const { port } = await new Promise<{ port: number }>((resolve, reject) => {
+    child.once("message", resolve as (value: unknown) => void);
+    child.once("exit", () => reject(new Error("sealbox server exited")));
+  });
+  return {
+    name: `sealbox-${options.store}`,
+    port,
+    users,
+    processIds: () => processTree(child.pid ?? 0),
+    async collectGarbage() {
+      const done = new Promise((resolve) => child.once("message", resolve));
+      child.send("gc");
+      await done;
+    },
+    async stop() {
+      child.send("stop");
+      await exited;
+    },
+  };
+}
+
+function compare(sealbox: Record<string, unknown>, dovecot: Record<string, unknown>): Record<string, unknown> {
+  type Mixed = MixedFigures;
+  const mode = (name: "persistent" | "loginEachCycle") => {
+    const s = sealbox[name] as Mixed;
+    const d = dovecot[name] as Mixed;
+    return {
+      commandsPerSecond: ratio(s.commandsPerSecond, d.commandsPerSecond),
+      latencyP50: ratio(s.latencyMsP50, d.latencyMsP50),
+      latencyP99: ratio(s.latencyMsP99, d.latencyMsP99),
+    };
+  };
+  const sp = sealbox.phases as Record<string, number>;
+  const dp = dovecot.phases as Record<string, number>;
+  return {
+    persistent: mode("persistent"),
+    loginEachCycle: mode("loginEachCycle"),
+    memoryPerConnection: ratio((sealbox.memory as { perConnectionKB: number }).perConnectionKB, (dovecot.memory as { perConnectionKB: number }).perConnectionKB),
+    phases: {
+      appendsPerSecond: ratio(sp.appendsPerSecond, dp.appendsPerSecond),
+      fetchAllMsP50: ratio(sp.fetchAllMsP50, dp.fetchAllMsP50),
+      searchMsP50: ratio(sp.searchMsP50, dp.searchMsP50),
+    },
+  };
 }
 
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const dir = mkdtempSync(path.join(tmpdir(), "sealbox-bench-imap-"));
-  // Dovecot's auth and mail processes run as unprivileged users and must reach their files.
-  chmodSync(dir, 0o755);
-  const report: Record<string, unknown> = { options, node: process.version, results: [] as unknown[] };
-  const results = report.results as unknown[];
+  const report: Record<string, unknown> = { options, node: process.version, mix: Object.fromEntries(MIX) };
+  const results: Record<string, unknown>[] = [];
   try {
-    const store: MailStore = options.store === "sqlite" ? createSqliteStore({ dataDir: path.join(dir, "sealbox") }) : createMemoryStore();
-    const auth = new TableAuthenticator();
-    const users = Array.from({ length: options.clients }, (_, i) => {
-      const user = auth.add(`bench${i}@example.test`);
-      return { user: user.address, password: user.password };
-    });
-    const server = createImapServer({ store, authenticator: auth, logger: pino({ level: "silent" }) });
-    const { port } = await server.listen({ port: 0, host: "127.0.0.1" });
-    results.push(await runTarget(`sealbox-${options.store}`, port, users, options));
-    await server.close();
-    await store.close();
-
+    const users = Array.from({ length: options.clients }, (_, i) => ({ user: `bench${i}`, password: randomBytes(12).toString("base64url") }));
+    const sealbox = await startSealbox(options, path.join(dir, "sealbox"), users.map((u) => ({ ...u, user: `${u.user}@example.test` })));
+    try {
+      results.push(await measure(sealbox, options));
+    } finally {
+      await sealbox.stop();
+    }
     if (options.dovecot) {
-      if (!existsSync("/usr/sbin/dovecot")) results.push({ target: "dovecot", skipped: "dovecot-imapd is not installed" });
+      if (!dovecotInstalled()) results.push({ target: "dovecot", skipped: "dovecot-imapd is not installed" });
       else {
-        const dovecotUsers = users.map((u, i) => ({ user: `bench${i}`, password: u.password }));
-        const dovecot = await startDovecot(path.join(dir, "dovecot"), dovecotUsers);
+        const dovecot = await startDovecot({ users });
         try {
-          results.push(await runTarget("dovecot", dovecot.port, dovecotUsers, options));
+          results.push(await measure({ name: "dovecot", port: dovecot.port, users, processIds: dovecot.processIds, stop: dovecot.stop }, options));
         } finally {
-          dovecot.process.kill("SIGTERM");
-          await new Promise((resolve) => dovecot.process.once("exit", resolve));
+          await dovecot.stop();
         }
+        report.ratiosSealboxOverDovecot = compare(results[0], results[1]);
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  report.results = results;
   console.log(JSON.stringify(report, null, 2));
 }
 
-await main();
+if (process.argv.includes("--serve")) await serve();
+else await main();

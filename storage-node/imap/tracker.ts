@@ -161,27 +161,31 @@ export class SequenceTracker {
     const changes: ChangesData = await mailbox.changesSince(folder, this.modseq);
     const expunged = new Set(changes.expunged);
     for (const uid of changes.expunged) if (this.seqOf(uid) > 0) this.pendingExpunges.add(uid);
-    if (options.allowExpunge && this.pendingExpunges.size > 0) {
-      this.reportExpunged([...this.pendingExpunges], out, options.qresync);
-    }
     const maxUid = this.uids.length > 0 ? this.uids[this.uids.length - 1] : 0;
     const added: number[] = [];
-    const flagUpdates: ChangesData["changed"] = [];
+    // Flag updates first, numbered as the client knows the messages now; then
+    // EXPUNGEs; then EXISTS (the order Dovecot uses too, so clients see the
+    // same sequence of events from both).
     for (const change of changes.changed) {
       if (expunged.has(change.uid)) continue;
-      if (change.uid > maxUid) added.push(change.uid);
-      else if (this.seqOf(change.uid) > 0 && !this.pendingExpunges.has(change.uid)) flagUpdates.push(change);
+      if (change.uid > maxUid) {
+        added.push(change.uid);
+        continue;
+      }
+      const seq = this.seqOf(change.uid);
+      if (seq === 0 || this.pendingExpunges.has(change.uid)) continue;
+      const reportedModseq = this.reported.get(change.uid);
+      if (reportedModseq !== undefined && reportedModseq >= change.modseq) continue;
+      const modseq = options.condstore ? ` MODSEQ (${change.modseq})` : "";
+      out.untagged(`${seq} FETCH (UID ${change.uid} FLAGS ${formatFlags(change.flags)}${modseq})`);
+    }
+    if (options.allowExpunge && this.pendingExpunges.size > 0) {
+      this.reportExpunged([...this.pendingExpunges], out, options.qresync);
     }
     if (added.length > 0) {
       added.sort((a, b) => a - b);
       for (const uid of added) if (this.uids[this.uids.length - 1] !== uid) this.uids.push(uid);
       out.untagged(`${this.uids.length} EXISTS`);
-    }
-    for (const change of flagUpdates) {
-      const reportedModseq = this.reported.get(change.uid);
-      if (reportedModseq !== undefined && reportedModseq >= change.modseq) continue;
-      const modseq = options.condstore ? ` MODSEQ (${change.modseq})` : "";
-      out.untagged(`${this.seqOf(change.uid)} FETCH (UID ${change.uid} FLAGS ${formatFlags(change.flags)}${modseq})`);
     }
     this.reported.clear();
     if (changes.highestModseq > this.modseq) this.modseq = changes.highestModseq;

@@ -232,6 +232,8 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
   const tracker = selected.tracker;
   const out = session.out;
   const condstore = session.condstore;
+  const flagsRequested = items.some((item) => item.kind === "flags");
+  const modseqRequested = items.some((item) => item.kind === "modseq");
   // The store answers in ascending UID order, like the tracker: a moving hint makes each lookup O(1).
   let hint = 0;
   for await (const message of mailbox.fetch(selected.name, toUidSet(uids), options)) {
@@ -248,8 +250,12 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
     // byte: the line is built as one latin1 string and encoded once, literals in between.
     let text = `* ${seq} FETCH (`;
     let sep = "";
-    let flagsWritten = false;
-    let modseqWritten = false;
+    if (!flagsRequested && seenChanged.has(uid)) {
+      // RFC 3501 §6.4.5: the \Seen this FETCH set is reported with it; first, as Dovecot does.
+      text += `FLAGS ${formatFlags(message.flags ?? [])}`;
+      if (condstore && !modseqRequested) text += ` MODSEQ (${message.modseq ?? 0})`;
+      sep = " ";
+    }
     let sectionIndex = 0;
     for (const item of items) {
       switch (item.kind) {
@@ -258,7 +264,6 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
           break;
         case "flags":
           text += `${sep}FLAGS ${formatFlags(message.flags ?? [])}`;
-          flagsWritten = true;
           break;
         case "internaldate":
           text += `${sep}INTERNALDATE ${formatInternalDate(message.internalDate ?? new Date(0))}`;
@@ -268,7 +273,6 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
           break;
         case "modseq":
           text += `${sep}MODSEQ (${message.modseq ?? 0})`;
-          modseqWritten = true;
           break;
         case "envelope":
           if (!message.envelope) continue;
@@ -309,10 +313,7 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
       }
       sep = " ";
     }
-    if (seenChanged.has(uid) && !flagsWritten) {
-      text += `${sep}FLAGS ${formatFlags(message.flags ?? [])}`;
-      if (condstore && !modseqWritten) text += ` MODSEQ (${message.modseq ?? 0})`;
-    } else if (flagsWritten && condstore && !modseqWritten && message.modseq !== undefined) {
+    if (flagsRequested && condstore && !modseqRequested && message.modseq !== undefined) {
       text += ` MODSEQ (${message.modseq})`;
     }
     out.writeLatin1(`${text})\r\n`);
