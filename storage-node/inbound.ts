@@ -132,7 +132,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     retryMaxMs: WEBHOOK_LIMITS.retryMaxMs,
     giveUpAfterMs: WEBHOOK_LIMITS.giveUpAfterMs,
     logger: logger.child({ service: "webhooks" }),
-    run: (job, message) => webhookSender.send(job, message),
+    run: (job, message, signal) => webhookSender.send(job, message, signal),
   });
   webhooks.start();
 
@@ -152,7 +152,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     retryMaxMs: OUTBOUND_LIMITS.retryMaxMs,
     giveUpAfterMs: OUTBOUND_LIMITS.giveUpAfterMs,
     logger: logger.child({ service: "forwarding" }),
-    run: (job, message) => forwardSender.send(job, message),
+    run: (job, message, signal) => forwardSender.send(job, message, signal),
     async onGiveUp(job, message, reason) {
       // RFC 5321 §4.5.5 / RFC 3464: tell the original sender, never for a bounce.
       const target = JSON.parse(job.target) as ForwardJobTargetData;

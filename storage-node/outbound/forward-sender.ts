@@ -55,7 +55,7 @@ export class ForwardSender {
     this.options = options;
   }
 
-  async send(job: SpoolJobData, message: SpooledMessageData): Promise<JobOutcomeData> {
+  async send(job: SpoolJobData, message: SpooledMessageData, signal?: AbortSignal): Promise<JobOutcomeData> {
     let target: ForwardJobTargetData;
     try {
       target = JSON.parse(job.target) as ForwardJobTargetData;
@@ -73,6 +73,7 @@ export class ForwardSender {
     }
     let last = "no next hop";
     for (const hop of hops) {
+      if (signal?.aborted) return { kind: "retry", reason: "shutting down" };
       const transport = nodemailer.createTransport({
         host: hop.host,
         port: hop.port,
@@ -86,6 +87,9 @@ export class ForwardSender {
           ? { dkim: { domainName: aliasDomain, keySelector: this.options.dkim.selector, privateKey: this.options.dkim.privateKey } }
           : {}),
       });
+      // Shutting down: drop the connection; the job stays queued and runs after the restart.
+      const onAbort = () => transport.close();
+      signal?.addEventListener("abort", onAbort, { once: true });
       try {
         await transport.sendMail({ envelope: { from, to: [target.to] }, raw: Buffer.from(message.raw.buffer, message.raw.byteOffset, message.raw.byteLength) });
         return { kind: "done" };
@@ -95,6 +99,7 @@ export class ForwardSender {
         if (typeof e.responseCode === "number" && e.responseCode >= 500) return { kind: "fail", reason: reply };
         last = reply;
       } finally {
+        signal?.removeEventListener("abort", onAbort);
         transport.close();
       }
     }

@@ -12,7 +12,8 @@
  *   the same time.
  * - Retry n (1-based) waits min(retryMaxMs, retryBaseMs · 2^(n−1)), ±20 %
  *   jitter, so many failing jobs do not retry in lock step.
- * - `stop()` stops starting jobs and waits for those in flight.
+ * - `stop()` stops starting jobs, aborts those in flight (their `signal`) and
+ *   waits for them; an aborted job stays due and runs again after a restart.
  */
 import type { Logger } from "../log.ts";
 import type { SpoolDatabase, SpoolJobData, SpoolJobKind, SpooledMessageData } from "./spool-database.ts";
@@ -27,7 +28,7 @@ export interface JobQueueOptions {
   retryMaxMs: number;
   giveUpAfterMs: number;
   logger: Logger;
-  run(job: SpoolJobData, message: SpooledMessageData): Promise<JobOutcomeData>;
+  run(job: SpoolJobData, message: SpooledMessageData, signal: AbortSignal): Promise<JobOutcomeData>;
   /** Called once when a job is abandoned (permanent failure or deadline), before it is deleted. */
   onGiveUp?(job: SpoolJobData, message: SpooledMessageData, reason: string): Promise<void>;
   now?: () => number;
@@ -46,6 +47,7 @@ export class JobQueue {
   private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private stopped = true;
+  private abort = new AbortController();
 
   constructor(options: JobQueueOptions) {
     this.options = options;
@@ -57,6 +59,7 @@ export class JobQueue {
 
   start(): void {
     this.stopped = false;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.pump();
   }
 
@@ -73,6 +76,7 @@ export class JobQueue {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    this.abort.abort();
     await Promise.allSettled([...this.inFlight.values()]);
   }
 
@@ -115,7 +119,7 @@ export class JobQueue {
     }
     let outcome: JobOutcomeData;
     try {
-      outcome = await this.options.run(job, message);
+      outcome = await this.options.run(job, message, this.abort.signal);
     } catch (error) {
       outcome = { kind: "retry", reason: error instanceof Error ? error.message : "error" };
     }

@@ -51,7 +51,7 @@ export class WebhookSender {
     });
   }
 
-  async send(job: SpoolJobData, message: SpooledMessageData): Promise<JobOutcomeData> {
+  async send(job: SpoolJobData, message: SpooledMessageData, signal?: AbortSignal): Promise<JobOutcomeData> {
     let target: WebhookTargetJobData;
     let url: URL;
     try {
@@ -96,7 +96,7 @@ export class WebhookSender {
           "idempotency-key": job.id,
         },
         body,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? WEBHOOK_LIMITS.requestTimeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.options.timeoutMs ?? WEBHOOK_LIMITS.requestTimeoutMs), ...(signal ? [signal] : [])]),
       });
       await response.body.dump();
       if (response.statusCode >= 200 && response.statusCode < 300) return { kind: "done" };

@@ -151,6 +151,25 @@ describe("webhooks", () => {
     expect(receiver.requests.some((r) => r.body.includes("push 1"))).toBe(false);
   });
 
+  it("abandons a hanging request at shutdown and delivers it after the restart", async () => {
+    const { address } = await hookAlias();
+    receiver.status = 0;
+    const transport = nodemailer.createTransport({ host: "127.0.0.1", port: h.mxPort, secure: false, ignoreTLS: true });
+    await transport.sendMail({ envelope: { from: "a@sender.example", to: [address] }, raw: Buffer.from(`Subject: hang\r\nTo: <${address}>\r\n\r\nbody\r\n`) });
+    const ours = () => receiver.requests.filter((r) => r.body.includes(address));
+    await eventually(() => ours().length === 1, 10_000, "the hanging request");
+    const abandonedBefore = receiver.abandoned;
+    const dataDir = h.dataDir;
+    await h.close();
+    // Shutdown did not wait for the receiver: it dropped the request.
+    expect(receiver.abandoned).toBe(abandonedBefore + 1);
+    receiver.status = 200;
+    h = await startInboundHarness(edge, { nodeKeys: keys, dataDir, settings: { webhookRetryBaseMs: 100, spoolKey } });
+    await eventually(() => ours().some((r) => r.status === 200), 10_000, "delivery after the restart");
+    expect(new Set(ours().map((r) => r.headers["idempotency-key"])).size).toBe(1);
+    // Below the 30 s request timeout: had shutdown waited for the receiver, this test would time out.
+  }, 25_000);
+
   it("refuses private and loopback targets unless allowed", async () => {
     for (const ip of ["127.0.0.1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.169.254", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "0.0.0.0", "100.64.0.1"]) {
       expect(isPublicAddress(ip), ip).toBe(false);

@@ -73,13 +73,15 @@ export interface HookRequest {
 export interface Receiver {
   url: string;
   requests: HookRequest[];
-  /** Status to answer with next (default 200). */
+  /** Status to answer with next (default 200); 0 = never answer. */
   status: number;
+  /** Requests whose connection the client dropped before any answer came. */
+  abandoned: number;
   close(): Promise<void>;
 }
 
 export async function startReceiver(): Promise<Receiver> {
-  const receiver: Receiver = { url: "", requests: [], status: 200, close: async () => undefined };
+  const receiver: Receiver = { url: "", requests: [], status: 200, abandoned: 0, close: async () => undefined };
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("error", () => undefined);
@@ -87,6 +89,10 @@ export async function startReceiver(): Promise<Receiver> {
     req.on("end", () => {
       const status = receiver.status;
       receiver.requests.push({ headers: req.headers, body: Buffer.concat(chunks), status });
+      if (status === 0) {
+        res.on("close", () => receiver.abandoned++);
+        return;
+      }
       res.writeHead(status).end();
     });
   });
@@ -95,7 +101,11 @@ export async function startReceiver(): Promise<Receiver> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
   receiver.url = `http://127.0.0.1:${port}/hook`;
-  receiver.close = () => new Promise((resolve) => server.close(() => resolve()));
+  receiver.close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return receiver;
 }
 
