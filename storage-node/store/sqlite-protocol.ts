@@ -40,7 +40,13 @@ export interface WorkerEvent {
 }
 
 export type ToWorker = WorkerRequest | WorkerChunk;
-export type FromWorker = WorkerResponse | WorkerEvent;
+/** Several responses and events of one group commit, in order, as one message. */
+export interface WorkerMany {
+  t: "many";
+  messages: (WorkerResponse | WorkerEvent)[];
+}
+
+export type FromWorker = WorkerResponse | WorkerEvent | WorkerMany;
 
 export interface OpenArgs {
   path: string;

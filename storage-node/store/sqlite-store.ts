@@ -89,14 +89,16 @@ class PoolWorker {
 
   constructor(onEvent: (mailbox: string, e: MailboxChangeEvent) => void, onDeath: (w: PoolWorker) => void) {
     this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
-    this.worker.on("message", (m: FromWorker) => {
+    const receive = (m: FromWorker): void => {
+      if (m.t === "many") return m.messages.forEach(receive);
       if (m.t === "event") return onEvent(m.mailbox, m.event);
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
       else p.reject(new StoreError(m.error!.kind, m.error!.message));
-    });
+    };
+    this.worker.on("message", receive);
     const fail = (err: Error) => {
       const first = this.dead === null;
       this.dead = err;
@@ -261,8 +263,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       checkInternalDate(opts.internalDate);
       if (body instanceof Uint8Array) {
         if (body.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
+        // Prepared elsewhere only when another worker is less busy than the owner (no extra hop otherwise).
         const helper = body.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null;
-        if (!helper) return this.submitInOrder(null, () => this.call<AppendData>("append", body, folder, opts));
+        if (!helper || helper === owners.get(this.id)?.worker) return this.submitInOrder(null, () => this.call<AppendData>("append", body, folder, opts));
         const prepared = callWorker<unknown>(helper, this.id, "prepare", [body]);
         return this.submitInOrder(prepared, (p) => this.call<AppendData>("appendPrepared", p, folder, opts));
       }

@@ -54,8 +54,47 @@ const streams = new Map<number, { parts: Uint8Array[]; size: number; tooBig: boo
 const cursors = new Map<number, Cursor>();
 let nextHandle = 1;
 
+/** While set, posts are collected and leave as one message (a group commit's answers and events). */
+let outbox: { messages: FromWorker[]; transfer: ArrayBuffer[] } | null = null;
+
 function post(m: FromWorker, transfer: ArrayBuffer[] = []): void {
+  if (outbox) {
+    outbox.messages.push(m);
+    outbox.transfer.push(...transfer);
+    return;
+  }
   port!.postMessage(m, transfer);
+}
+
+function postTogether(send: () => void): void {
+  outbox = { messages: [], transfer: [] };
+  try {
+    send();
+  } finally {
+    const { messages, transfer } = outbox;
+    outbox = null;
+    if (messages.length === 1) port!.postMessage(messages[0], transfer);
+    else if (messages.length > 1) port!.postMessage({ t: "many", messages }, transfer);
+  }
+}
+
+/** Transaction control, prepared once per database. */
+const control = new WeakMap<SqliteMailboxEngine, Record<"begin" | "savepoint" | "release" | "rollbackTo" | "commit", { run(): unknown }>>();
+
+function controlOf(engine: SqliteMailboxEngine) {
+  let c = control.get(engine);
+  if (!c) {
+    const db = engine.db;
+    c = {
+      begin: db.prepare("BEGIN IMMEDIATE"),
+      savepoint: db.prepare("SAVEPOINT op"),
+      release: db.prepare("RELEASE op"),
+      rollbackTo: db.prepare("ROLLBACK TO op"),
+      commit: db.prepare("COMMIT"),
+    };
+    control.set(engine, c);
+  }
+  return c;
 }
 
 function errorOf(e: unknown): { kind: StoreErrorKind; message: string } {
@@ -93,24 +132,25 @@ function runBatch(o: Owned, batch: Task[]): void {
   const db = o.engine.db;
   const results: { ok: boolean; value: unknown }[] = [];
   o.engine.pendingEvents = [];
+  const tx = controlOf(o.engine);
   try {
     db.pragma("synchronous=FULL");
-    db.exec("BEGIN IMMEDIATE");
+    tx.begin.run();
     for (const t of batch) {
       const mark = o.engine.pendingEvents.length;
-      db.exec("SAVEPOINT op");
+      tx.savepoint.run();
       try {
         const value = t.run(o.engine);
-        db.exec("RELEASE op");
+        tx.release.run();
         results.push({ ok: true, value });
       } catch (e) {
-        db.exec("ROLLBACK TO op");
-        db.exec("RELEASE op");
+        tx.rollbackTo.run();
+        tx.release.run();
         o.engine.pendingEvents.length = mark;
         results.push({ ok: false, value: e });
       }
     }
-    db.exec("COMMIT");
+    tx.commit.run();
   } catch (e) {
     if (db.inTransaction) db.exec("ROLLBACK");
     for (const t of batch) t.reply(false, e);
@@ -119,10 +159,14 @@ function runBatch(o: Owned, batch: Task[]): void {
   } finally {
     db.pragma("synchronous=NORMAL");
   }
-  batch.forEach((t, i) => t.reply(results[i].ok, results[i].value));
-  const mailbox = [...owned.entries()].find(([, v]) => v === o)?.[0];
-  if (mailbox) for (const event of o.engine.pendingEvents) post({ t: "event", mailbox, event });
+  // Answers first (each write is durable now), then the watch events: one message.
+  const events = o.engine.pendingEvents;
   o.engine.pendingEvents = [];
+  postTogether(() => {
+    batch.forEach((t, i) => t.reply(results[i].ok, results[i].value));
+    const mailbox = [...owned.entries()].find(([, v]) => v === o)?.[0];
+    if (mailbox) for (const event of events) post({ t: "event", mailbox, event });
+  });
 }
 
 type AppendArgs = { flags?: string[]; internalDate?: number; dedupeKey?: string };
