@@ -4,7 +4,10 @@
  *
  * Invariants:
  * - Commands run strictly one after another; pipelined commands wait in the
- *   byte reader (bounded by back-pressure on the socket).
+ *   byte reader (bounded by back-pressure on the socket). While a complete
+ *   pipelined command is waiting, responses are batched into one write (up to
+ *   the output high-water mark); before anything that waits for the client
+ *   (a continuation, IDLE, STARTTLS, COMPRESS) the output is flushed.
  * - Every tagged completion is preceded by the untagged updates the client is
  *   owed (EXISTS, flag FETCHes, and EXPUNGE/VANISHED unless the command uses
  *   sequence numbers — RFC 3501 §7.4.1).
@@ -153,6 +156,10 @@ export class Session {
       await this.out.flush();
       this.armTimeout();
       while (!this.shuttingDown && this.state !== "logout") {
+        // Output goes out before the server waits for input. While a complete pipelined line is
+        // already waiting, its answer joins the same write (up to the high-water mark).
+        if (this.reader.hasLine) await this.out.maybeFlush();
+        else await this.out.flush();
         this.waitingForCommand = true;
         const line = await this.reader.readLine(this.limits.maxLineBytes);
         this.waitingForCommand = false;
@@ -172,7 +179,6 @@ export class Session {
         if (line.line.length === 0) continue;
         await this.handleCommand(line.line);
         if (this.shuttingDown && (this.state as SessionState) !== "logout") await this.bye("Server shutting down.");
-        await this.out.flush();
       }
     } catch (error) {
       if (!(error instanceof ConnectionClosedError)) this.logger.error({ err: errorSummary(error) }, "imap session failed");

@@ -234,3 +234,27 @@ describe("a second session", () => {
     second.close();
   });
 });
+
+describe("pipelining", () => {
+  it("answers every pipelined command in order and still reaches commands that wait for the client", async () => {
+    const client = await connectClient(server);
+    const body = message("piped");
+    // NOOPs batched with an IDLE behind them: the "+" must still arrive.
+    client.write("P1 NOOP\r\nP2 SELECT INBOX\r\nP3 IDLE\r\n");
+    expect((await client.readTagged("P1")).status).toBe("OK");
+    expect((await client.readTagged("P2")).status).toBe("OK");
+    expect(await client.readLine()).toMatch(/^\+ /);
+    client.write("DONE\r\n");
+    expect((await client.readTagged("P3")).status).toBe("OK");
+    // A synchronizing literal behind a pipelined command: its continuation must still arrive.
+    client.write(`P4 NOOP\r\nP5 APPEND INBOX {${body.length}}\r\n`);
+    expect((await client.readTagged("P4")).status).toBe("OK");
+    expect(await client.readLine()).toMatch(/^\+ /);
+    client.write(`${body}\r\n`);
+    expect((await client.readTagged("P5")).tagged).toMatch(/^P5 OK \[APPENDUID \d+ 1\]/);
+    // Many small commands in one packet, answered in order.
+    client.write(Array.from({ length: 30 }, (_, i) => `Q${i} FETCH 1 (UID)\r\n`).join(""));
+    for (let i = 0; i < 30; i++) expect((await client.readTagged(`Q${i}`)).lines).toEqual(["* 1 FETCH (UID 1)"]);
+    client.close();
+  });
+});

@@ -62,6 +62,11 @@ export class ByteReader {
     return this.buffered;
   }
 
+  /** True when a whole line (a pipelined command) is already buffered. */
+  get hasLine(): boolean {
+    return this.buffered > 0 && this.indexOfLf(0) >= 0;
+  }
+
   /** Drops everything received but not yet read; returns how many bytes were dropped. */
   discardBuffered(): number {
     const dropped = this.buffered;
