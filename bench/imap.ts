@@ -17,7 +17,10 @@
  * - mixed, login each cycle: connect, LOGIN, SELECT, FETCH, STORE, SEARCH,
  *   LOGOUT, again for S seconds;
  * - memory per connection: proportional set size of the server's processes
- *   with K extra idle sessions (logged in, INBOX selected) minus without, / K.
+ *   with K extra idle sessions (logged in, INBOX selected) minus without, / K;
+ * - server CPU per command in both mixed runs (user + system time of the
+ *   server's processes, reaped children included): the figure least disturbed
+ *   by other load on the machine.
  *
  * Ratios are Sealbox / Dovecot (>1 for commands/s means Sealbox is faster;
  * <1 for latency and memory means Sealbox is better). A benchmark prints
@@ -35,7 +38,7 @@ import { createImapServer } from "../storage-node/imap/server.ts";
 import { createMemoryStore } from "../storage-node/store/memory-store.ts";
 import { createSqliteStore } from "../storage-node/store/sqlite-store.ts";
 import type { MailStore } from "../storage-node/store/types.ts";
-import { dovecotInstalled, processTree, pssKilobytes, startDovecot } from "../test/imap/dovecot.ts";
+import { cpuMilliseconds, dovecotInstalled, processTree, pssKilobytes, startDovecot } from "../test/imap/dovecot.ts";
 import { TableAuthenticator, WireClient, quote, type TaggedResult } from "../test/imap/harness.ts";
 
 interface Options {
@@ -245,10 +248,12 @@ interface MixedFigures {
   commandsPerSecond: number;
   latencyMsP50: number;
   latencyMsP99: number;
+  /** CPU time the server's processes used per command (user + system), the efficiency figure. */
+  serverCpuMsPerCommand: number;
   perCommand: Record<string, { count: number; p50: number; p99: number }>;
 }
 
-function summarize(latencies: Map<string, number[]>, seconds: number): MixedFigures {
+function summarize(latencies: Map<string, number[]>, seconds: number, cpuMs: number): MixedFigures {
   const all = [...latencies.entries()].filter(([name]) => name !== "CONNECT").flatMap(([, values]) => values);
   const perCommand: MixedFigures["perCommand"] = {};
   for (const [name, values] of [...latencies.entries()].sort()) perCommand[name] = { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99) };
@@ -257,6 +262,7 @@ function summarize(latencies: Map<string, number[]>, seconds: number): MixedFigu
     commandsPerSecond: Number((all.length / seconds).toFixed(1)),
     latencyMsP50: percentile(all, 50),
     latencyMsP99: percentile(all, 99),
+    serverCpuMsPerCommand: Number((cpuMs / Math.max(1, all.length)).toFixed(4)),
     perCommand,
   };
 }
@@ -265,6 +271,7 @@ async function mixedPersistent(target: Target, options: Options): Promise<MixedF
   const latencies = new Map<string, number[]>();
   const deadline = performance.now() + options.seconds * 1000;
   const started = performance.now();
+  const cpuBefore = cpuMilliseconds(target.processIds());
   await Promise.all(
     target.users.map(async (user, index) => {
       const next = random(1000 + index);
@@ -276,13 +283,14 @@ async function mixedPersistent(target: Target, options: Options): Promise<MixedF
       client.close();
     }),
   );
-  return summarize(latencies, (performance.now() - started) / 1000);
+  return summarize(latencies, (performance.now() - started) / 1000, cpuMilliseconds(target.processIds()) - cpuBefore);
 }
 
 async function mixedLoginEachCycle(target: Target, options: Options): Promise<MixedFigures> {
   const latencies = new Map<string, number[]>();
   const deadline = performance.now() + options.seconds * 1000;
   const started = performance.now();
+  const cpuBefore = cpuMilliseconds(target.processIds());
   await Promise.all(
     target.users.map(async (user, index) => {
       const next = random(2000 + index);
@@ -297,7 +305,7 @@ async function mixedLoginEachCycle(target: Target, options: Options): Promise<Mi
       }
     }),
   );
-  return summarize(latencies, (performance.now() - started) / 1000);
+  return summarize(latencies, (performance.now() - started) / 1000, cpuMilliseconds(target.processIds()) - cpuBefore);
 }
 
 /** The first version's figures: one pass of APPEND ×M, FETCH all, STORE, SEARCH per client. */
@@ -421,6 +429,7 @@ function compare(sealbox: Record<string, unknown>, dovecot: Record<string, unkno
       commandsPerSecond: ratio(s.commandsPerSecond, d.commandsPerSecond),
       latencyP50: ratio(s.latencyMsP50, d.latencyMsP50),
       latencyP99: ratio(s.latencyMsP99, d.latencyMsP99),
+      serverCpuPerCommand: ratio(s.serverCpuMsPerCommand, d.serverCpuMsPerCommand),
     };
   };
   const sp = sealbox.phases as Record<string, number>;

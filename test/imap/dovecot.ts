@@ -160,3 +160,24 @@ export function pssKilobytes(pids: readonly number[]): number {
   }
   return total;
 }
+
+/**
+ * CPU time (ms) used by the given processes, including children they have
+ * already reaped (Dovecot's per-connection imap processes end with their session).
+ */
+export function cpuMilliseconds(pids: readonly number[]): number {
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // Fields after the command name, which is in parentheses and may contain spaces.
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      // utime, stime, cutime, cstime are fields 14-17 of stat(5): indexes 11-14 here.
+      ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+    } catch {
+      // the process ended meanwhile (its time is in its parent's cutime/cstime)
+    }
+  }
+  return (ticks * 1000) / ticksPerSecond;
+}
