@@ -210,6 +210,7 @@ async function startNodeProcess(node: LocalNode): Promise<ChildProcess> {
       SEALBOX_IMAPS_PORT: String(ports.imaps),
       SEALBOX_MX_PORT: String(ports.mx),
       SEALBOX_SPOOL_KEY: node.spoolKey,
+      SEALBOX_ALLOW_PRIVATE_WEBHOOKS: env.SEALBOX_ALLOW_PRIVATE_WEBHOOKS ?? "true",
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -257,7 +258,8 @@ async function main(): Promise<void> {
 
   say(`starting the edge (wrangler dev) on ${edgeUrl}`);
   const varsFile = path.join(stateDir, "edge.vars");
-  await writeFile(varsFile, `ADMIN_TOKEN=${adminToken}\n`, { mode: 0o600 });
+  // Local development: webhooks may target a receiver on this machine.
+  await writeFile(varsFile, `ADMIN_TOKEN=${adminToken}\nALLOW_LOOPBACK_WEBHOOKS=true\n`, { mode: 0o600 });
   const edge = spawn(
     wranglerBin,
     ["dev", "--ip", "127.0.0.1", "--port", String(edgePort), "--persist-to", persistDir, "--env-file", varsFile, "--show-interactive-dev-session=false", "--inspector-port", "0"],
