@@ -8,16 +8,10 @@
  */
 
 import { isFolderDescendant } from "./folder-name.ts";
-import type { FolderData, FolderStatusData, SpecialUse } from "./types.ts";
+import type { FolderData, FolderStatusData } from "./types.ts";
 
-export interface FolderRecord {
-  name: string;
-  specialUse: SpecialUse | null;
-  subscribed: boolean;
-  uidValidity: number;
-  uidNext: number;
-  highestModseq: number;
-}
+/** What a folder itself records; the rest of FolderData is counted from its messages. */
+export type FolderRecord = Pick<FolderData, "name" | "specialUse" | "subscribed" | "uidValidity" | "uidNext" | "highestModseq">;
 
 export interface FolderCounts {
   messages: number;

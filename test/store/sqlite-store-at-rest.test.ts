@@ -5,32 +5,16 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, openSync, writeSync, closeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync, openSync, writeSync, closeSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
-import { createSqliteStore } from "../../storage-node/store/sqlite-store.ts";
+import { describe, expect, it } from "vitest";
 import { StoreError, type MailStore } from "../../storage-node/store/types.ts";
+import { useStoreFixtures } from "./store-fixtures.ts";
 
 const enc = new TextEncoder();
-const dirs: string[] = [];
-const stores: MailStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "sealbox-at-rest-"));
-  dirs.push(d);
-  return d;
-}
-
-function store(dataDir: string, workers = 2): MailStore {
-  const s = createSqliteStore({ dataDir, workers });
-  stores.push(s);
-  return s;
-}
+const fixtures = useStoreFixtures("at-rest");
+const tempDir = fixtures.tempDir;
+const store = (dataDir: string, workers = 2): MailStore => fixtures.store({ dataDir, workers });
 
 function snapshot(dir: string): Map<string, Buffer> {
   return new Map(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f))]));

@@ -5,28 +5,20 @@
  * refused (freshness).
  */
 import { randomBytes } from "node:crypto";
-import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Worker } from "node:worker_threads";
-import { afterEach, describe, expect, it } from "vitest";
-import { createSqliteStoreInternal } from "../../storage-node/store/sqlite-store.ts";
+import { describe, expect, it } from "vitest";
 import { StoreError, type MailboxChangeEvent, type MailStore } from "../../storage-node/store/types.ts";
+import { useStoreFixtures } from "./store-fixtures.ts";
 
 const enc = new TextEncoder();
-const dirs: string[] = [];
-const stores: MailStore[] = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const fixtures = useStoreFixtures("restart");
 
 function setup(): { dir: string; store: MailStore; started: Worker[] } {
-  const dir = mkdtempSync(join(tmpdir(), "sealbox-restart-"));
-  dirs.push(dir);
+  const dir = fixtures.tempDir();
   const started: Worker[] = [];
-  const store = createSqliteStoreInternal({ dataDir: dir, workers: 1, onWorkerStart: (w) => started.push(w) });
-  stores.push(store);
+  const store = fixtures.store({ dataDir: dir, workers: 1, onWorkerStart: (w) => started.push(w) });
   return { dir, store, started };
 }
 
