@@ -38,6 +38,8 @@ export const STORE_FTS_QUERY_TRIGRAMS = 16;
 export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 /** An append of at most this many bytes may be parsed and compressed by any storage worker; larger ones only by the mailbox's owner. */
 export const STORE_PREPARE_ANYWHERE_MAX_BYTES = 1024 * 1024;
+/** Prepared statements kept per open mailbox (least recently used dropped first). */
+export const STORE_STATEMENT_CACHE_MAX = 128;
 
 // ---- MIME indexer ------------------------------------------------------------
 

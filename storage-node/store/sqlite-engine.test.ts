@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
 import { afterAll, describe, expect, it } from "vitest";
-import { STORE_BLOB_MIN_BYTES } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import { headerSearchText } from "./message-text.ts";
 import { SqliteMailboxEngine, prepareAppend } from "./sqlite-engine.ts";
@@ -110,5 +110,22 @@ describe("SQLite engine storage layout", () => {
     e.db.transaction(() => e.append("INBOX", prepareAppend(reply), {}))();
     expect(e.thread("INBOX", "references", { type: "all" })).toEqual([{ uid: 1, children: [{ uid: 2, children: [] }] }]);
     e.close();
+  });
+
+  it("keeps at most STORE_STATEMENT_CACHE_MAX prepared statements and still answers after evicting one", () => {
+    const e = SqliteMailboxEngine.open({ path: join(dir, "stmt-cache.sqlite"), key: randomBytes(32), create: true });
+    for (let i = 0; i < 3; i++) e.db.transaction(() => e.append("INBOX", prepareAppend(new TextEncoder().encode(`Subject: ${i}\r\n\r\nx\r\n`)), {}))();
+    // A UID set of n ranges is a distinct SQL text: n = 1 … MAX + 10 overflows the cache.
+    const shape = (n: number) => Array.from({ length: n }, (_, i) => (i === 0 ? { start: 2, end: 3 } : { start: 100 + i, end: 100 + i }));
+    for (let n = 1; n <= STORE_STATEMENT_CACHE_MAX; n++) e.fetchRows("INBOX", shape(n));
+    expect(e.cachedStatements).toBe(STORE_STATEMENT_CACHE_MAX);
+    for (let n = STORE_STATEMENT_CACHE_MAX + 1; n <= STORE_STATEMENT_CACHE_MAX + 10; n++) e.fetchRows("INBOX", shape(n));
+    expect(e.cachedStatements).toBe(STORE_STATEMENT_CACHE_MAX);
+    // The first shape was evicted; it is prepared again and gives the same rows.
+    expect(e.fetchRows("INBOX", shape(1)).map((r) => r.uid)).toEqual([2, 3]);
+    expect(e.fetchRows("INBOX", shape(STORE_STATEMENT_CACHE_MAX + 10)).map((r) => r.uid)).toEqual([2, 3]);
+    expect(e.cachedStatements).toBe(STORE_STATEMENT_CACHE_MAX);
+    e.close();
+    expect(e.cachedStatements).toBe(0);
   });
 });

@@ -24,7 +24,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
@@ -221,6 +221,7 @@ export class SqliteMailboxEngine {
   private readonly keyBytes: Buffer;
   /** Events of the current transaction; published by the worker after commit. */
   pendingEvents: MailboxChangeEvent[] = [];
+  /** Prepared statements by SQL text, least recently used first; at most STORE_STATEMENT_CACHE_MAX. */
   private readonly stmts = new Map<string, Database.Statement>();
 
   private constructor(db: DB, key: Uint8Array) {
@@ -253,6 +254,8 @@ export class SqliteMailboxEngine {
         throw new StoreError("corrupt", "mailbox file does not reserve 32 bytes per page for its MAC");
       const engine = new SqliteMailboxEngine(db, o.key);
       engine.migrate();
+      // Statements prepared against the old schema are not kept.
+      engine.stmts.clear();
       engine.bumpGeneration(o.minGeneration);
       return engine;
     } catch (e) {
@@ -345,12 +348,27 @@ export class SqliteMailboxEngine {
   }
 
   close(): void {
+    this.stmts.clear();
     this.db.close();
   }
 
+  /** How many prepared statements the cache holds (for tests of its bound). */
+  get cachedStatements(): number {
+    return this.stmts.size;
+  }
+
+  /** The prepared statement for `sql`, from the bounded LRU cache. */
   private st(sql: string): Database.Statement {
     let s = this.stmts.get(sql);
-    if (!s) this.stmts.set(sql, (s = this.db.prepare(sql)));
+    if (s) {
+      // Map keeps insertion order: move a hit to the young end.
+      this.stmts.delete(sql);
+      this.stmts.set(sql, s);
+      return s;
+    }
+    s = this.db.prepare(sql);
+    this.stmts.set(sql, s);
+    if (this.stmts.size > STORE_STATEMENT_CACHE_MAX) this.stmts.delete(this.stmts.keys().next().value!);
     return s;
   }
 
@@ -583,7 +601,7 @@ export class SqliteMailboxEngine {
     const extra = changedSince !== undefined ? " AND modseq > ?" : "";
     const args: number[] = [f.id, ...w.args];
     if (changedSince !== undefined) args.push(changedSince);
-    return this.db.prepare(`SELECT uid, modseq, flags, internal_date, size, content_id FROM messages WHERE folder_id = ? AND (${w.sql})${extra} ORDER BY uid`).all(...args) as MessageRow[];
+    return this.st(`SELECT uid, modseq, flags, internal_date, size, content_id FROM messages WHERE folder_id = ? AND (${w.sql})${extra} ORDER BY uid`).all(...args) as MessageRow[];
   }
 
   /** UIDs and rows selected by a FETCH (the worker then materialises one message at a time). */
