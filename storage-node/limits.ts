@@ -40,6 +40,10 @@ export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 export const STORE_PREPARE_ANYWHERE_MAX_BYTES = 1024 * 1024;
 /** Prepared statements kept per open mailbox (least recently used dropped first). */
 export const STORE_STATEMENT_CACHE_MAX = 128;
+/** A FETCH round trip to the mailbox worker carries at most this many messages … */
+export const STORE_FETCH_BATCH_MESSAGES = 64;
+/** … and stops after the message whose inline section bytes reach this total (larger sections are streamed, and end the batch). */
+export const STORE_FETCH_BATCH_INLINE_BYTES = 256 * 1024;
 
 // ---- MIME indexer ------------------------------------------------------------
 

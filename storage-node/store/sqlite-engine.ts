@@ -604,7 +604,7 @@ export class SqliteMailboxEngine {
     return this.st(`SELECT uid, modseq, flags, internal_date, size, content_id FROM messages WHERE folder_id = ? AND (${w.sql})${extra} ORDER BY uid`).all(...args) as MessageRow[];
   }
 
-  /** UIDs and rows selected by a FETCH (the worker then materialises one message at a time). */
+  /** UIDs and rows selected by a FETCH (the worker then materialises them batch by batch). */
   fetchRows(folder: string, set: UidSet, changedSince?: number): MessageRow[] {
     return this.rows(this.folderRow(folder), set, changedSince);
   }

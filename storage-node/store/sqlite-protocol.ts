@@ -77,4 +77,22 @@ export interface FetchHead {
   sections?: SectionHead[];
 }
 
+/**
+ * One round trip of a FETCH: consecutive messages in UID order. A message with
+ * a section read by handle is the last of its batch, so its handles stay valid
+ * until the next batch is asked for.
+ */
+export interface FetchBatch {
+  heads: FetchHead[];
+  /** No messages left after these. */
+  done: boolean;
+  /** The worker has dropped the cursor (done and nothing left to read by handle): no fetchClose needed. */
+  closed: boolean;
+}
+
+/** fetchOpen answers with the cursor and its first batch. */
+export interface FetchOpenResult extends FetchBatch {
+  cursor: number;
+}
+
 export type FetchOpenArgs = [folder: string, uids: { start: number; end: number }[], options: FetchOptions];

@@ -33,7 +33,7 @@ import { STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../li
 import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
-import type { FetchHead, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
+import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
 import {
   StoreError,
   type AppendData,
@@ -341,42 +341,46 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       const isClosed = () => this.closed;
       const call = <T>(op: string, ...args: unknown[]): Promise<T> =>
         isClosed() ? Promise.reject(new StoreError("cannot", "mailbox handle is closed")) : callWorker<T>(w, id, op, args);
-      {
-        const cursor = await call<number>("fetchOpen", folder, uids.map((r) => ({ start: r.start, end: r.end })), options);
-        try {
-          for (;;) {
-            const head = await call<FetchHead | null>("fetchNext", cursor);
-            if (!head) return;
-            const out: FetchedMessageData = { uid: head.uid };
-            if (head.flags) out.flags = head.flags;
-            if (head.internalDate !== undefined) out.internalDate = new Date(head.internalDate);
-            if (head.size !== undefined) out.size = head.size;
-            if (head.modseq !== undefined) out.modseq = head.modseq;
-            if (head.envelope) out.envelope = head.envelope as EnvelopeData;
-            if (head.bodyStructure) out.bodyStructure = head.bodyStructure as BodyStructureData;
-            if (head.sections) {
-              out.sections = head.sections.map((s, i) => ({
-                request: options.sections![i],
-                size: s.size,
-                chunks: s.inline
-                  ? (async function* () {
-                      if (s.inline!.byteLength > 0) yield s.inline!;
-                    })()
-                  : (async function* () {
-                      for (let off = 0; off < s.size; ) {
-                        const bytes = await call<Uint8Array>("fetchRead", cursor, s.handle, off);
-                        if (bytes.byteLength === 0) throw new StoreError("temporary", "short read");
-                        off += bytes.byteLength;
-                        yield bytes;
-                      }
-                    })(),
-              }));
-            }
-            yield out;
-          }
-        } finally {
-          if (!isClosed()) await call("fetchClose", cursor).catch(() => undefined);
+      const toData = (head: FetchHead, cursor: number): FetchedMessageData => {
+        const out: FetchedMessageData = { uid: head.uid };
+        if (head.flags) out.flags = head.flags;
+        if (head.internalDate !== undefined) out.internalDate = new Date(head.internalDate);
+        if (head.size !== undefined) out.size = head.size;
+        if (head.modseq !== undefined) out.modseq = head.modseq;
+        if (head.envelope) out.envelope = head.envelope as EnvelopeData;
+        if (head.bodyStructure) out.bodyStructure = head.bodyStructure as BodyStructureData;
+        if (head.sections) {
+          out.sections = head.sections.map((s, i) => ({
+            request: options.sections![i],
+            size: s.size,
+            chunks: s.inline
+              ? (async function* () {
+                  if (s.inline!.byteLength > 0) yield s.inline!;
+                })()
+              : (async function* () {
+                  for (let off = 0; off < s.size; ) {
+                    const bytes = await call<Uint8Array>("fetchRead", cursor, s.handle, off);
+                    if (bytes.byteLength === 0) throw new StoreError("temporary", "short read");
+                    off += bytes.byteLength;
+                    yield bytes;
+                  }
+                })(),
+          }));
         }
+        return out;
+      };
+      // One round trip per batch of messages (sqlite-worker.ts); the first comes with the open.
+      const first = await call<FetchOpenResult>("fetchOpen", folder, uids.map((r) => ({ start: r.start, end: r.end })), options);
+      const cursor = first.cursor;
+      let batch: FetchBatch = first;
+      try {
+        for (;;) {
+          for (const head of batch.heads) yield toData(head, cursor);
+          if (batch.done) return;
+          batch = await call<FetchBatch>("fetchNext", cursor);
+        }
+      } finally {
+        if (!batch.closed && !isClosed()) await call("fetchClose", cursor).catch(() => undefined);
       }
     }
     storeFlags(folder: string, uids: UidSet, o: StoreFlagsOptions): Promise<StoreFlagsData> {

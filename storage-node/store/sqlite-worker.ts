@@ -16,11 +16,16 @@
  *   ("appendPrepared"): preparation is stateless, writing is not.
  * - Large section bytes leave in chunks of STORE_CHUNK_BYTES, pulled by the main
  *   thread, so a 50 MB fetch never sits whole in a message queue.
+ * - FETCH answers in batches (STORE_FETCH_BATCH_MESSAGES messages or
+ *   STORE_FETCH_BATCH_INLINE_BYTES of inline sections); a message with a
+ *   streamed section ends its batch. A message that fails after others of its
+ *   batch is left out and fails on the next request, so the messages before
+ *   it are still delivered, in order, before the error.
  */
 
 import { parentPort } from "node:worker_threads";
-import { STORE_CHUNK_BYTES, STORE_GROUP_COMMIT_MAX_OPS, STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
-import type { FetchHead, FetchOpenArgs, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
+import { STORE_CHUNK_BYTES, STORE_FETCH_BATCH_INLINE_BYTES, STORE_FETCH_BATCH_MESSAGES, STORE_GROUP_COMMIT_MAX_OPS, STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
+import type { FetchBatch, FetchHead, FetchOpenArgs, FetchOpenResult, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import { SqliteMailboxEngine, prepareAppend, type PreparedAppend } from "./sqlite-engine.ts";
 import { StoreError, type BodySectionRequest, type StoreErrorKind } from "./types.ts";
 
@@ -216,6 +221,7 @@ function sectionHead(engine: SqliteMailboxEngine, contentId: number, size: numbe
   if (req.sizeOnly) return { size: length, inline: new Uint8Array(0) };
   if (length <= 64 * 1024) {
     const inline = source instanceof Uint8Array ? source : engine.readRange(source.contentId, source.start, source.end);
+    if (inline.byteLength !== length) throw new StoreError("not-found", "message was expunged while being read");
     return { size: length, inline: inline.slice() };
   }
   const handle = nextHandle++;
@@ -223,10 +229,7 @@ function sectionHead(engine: SqliteMailboxEngine, contentId: number, size: numbe
   return { size: length, handle };
 }
 
-function fetchNext(engine: SqliteMailboxEngine, c: Cursor): FetchHead | null {
-  c.sources.clear();
-  const r = c.rows[c.index++];
-  if (!r) return null;
+function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][number]): FetchHead {
   const o = c.options;
   const head: FetchHead = { uid: r.uid };
   if (o.flags) head.flags = r.flags.split(" ").filter((x) => x.length > 0);
@@ -240,6 +243,44 @@ function fetchNext(engine: SqliteMailboxEngine, c: Cursor): FetchHead | null {
   }
   if (o.sections) head.sections = o.sections.map((s) => sectionHead(engine, r.content_id, r.size, s, c));
   return head;
+}
+
+/** Inline section buffers of a batch, moved (not copied) to the main thread. */
+const transfers = new WeakMap<object, ArrayBuffer[]>();
+
+/** The next batch of a cursor (see the header); drops the cursor when nothing is left to read. */
+function fetchBatch(engine: SqliteMailboxEngine, id: number, c: Cursor): FetchBatch {
+  c.sources.clear();
+  const heads: FetchHead[] = [];
+  const transfer: ArrayBuffer[] = [];
+  let inlineBytes = 0;
+  while (c.index < c.rows.length && heads.length < STORE_FETCH_BATCH_MESSAGES && inlineBytes < STORE_FETCH_BATCH_INLINE_BYTES) {
+    let head: FetchHead;
+    try {
+      head = fetchHead(engine, c, c.rows[c.index]);
+    } catch (e) {
+      if (heads.length === 0) throw e;
+      // Deliver the ones before it; the next request fails on this message.
+      c.sources.clear();
+      break;
+    }
+    c.index++;
+    heads.push(head);
+    let streamed = false;
+    for (const s of head.sections ?? []) {
+      if (s.inline) {
+        inlineBytes += s.inline.byteLength;
+        if (s.inline.byteLength > 0) transfer.push(s.inline.buffer as ArrayBuffer);
+      } else streamed = true;
+    }
+    if (streamed) break;
+  }
+  const done = c.index >= c.rows.length;
+  const closed = done && c.sources.size === 0;
+  if (closed) cursors.delete(id);
+  const batch: FetchBatch = { heads, done, closed };
+  transfers.set(batch, transfer);
+  return batch;
 }
 
 function fetchRead(engine: SqliteMailboxEngine, c: Cursor, handle: number, offset: number): Uint8Array {
@@ -263,7 +304,12 @@ function openFresh(mailbox: string, args: OpenArgs): { generation: number } {
 function handle(req: WorkerRequest): void {
   const reply = (ok: boolean, value: unknown) => {
     if (ok) {
-      const transfer = value instanceof Uint8Array && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? [value.buffer as ArrayBuffer] : [];
+      const transfer =
+        value instanceof Uint8Array && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength
+          ? [value.buffer as ArrayBuffer]
+          : typeof value === "object" && value !== null
+            ? (transfers.get(value) ?? [])
+            : [];
       post({ t: "res", id: req.id, ok: true, value }, transfer);
     } else post({ t: "res", id: req.id, ok: false, error: errorOf(value) });
   };
@@ -338,8 +384,17 @@ function handle(req: WorkerRequest): void {
       return enqueue(false, (e) => {
         const rows = e.fetchRows(folder, uids, options.changedSince);
         const id = nextHandle++;
-        cursors.set(id, { mailbox: req.mailbox, rows, index: 0, options, folder, sources: new Map() });
-        return id;
+        const c: Cursor = { mailbox: req.mailbox, rows, index: 0, options, folder, sources: new Map() };
+        cursors.set(id, c);
+        try {
+          const first = fetchBatch(e, id, c);
+          const result: FetchOpenResult = { ...first, cursor: id };
+          transfers.set(result, transfers.get(first) ?? []);
+          return result;
+        } catch (err) {
+          cursors.delete(id);
+          throw err;
+        }
       });
     }
     case "fetchNext":
@@ -351,7 +406,7 @@ function handle(req: WorkerRequest): void {
         return reply(true, null);
       }
       if (!c || c.mailbox !== req.mailbox) throw new StoreError("invalid", "unknown fetch cursor");
-      if (req.op === "fetchNext") return enqueue(false, (e) => fetchNext(e, c));
+      if (req.op === "fetchNext") return enqueue(false, (e) => fetchBatch(e, a[0] as number, c));
       return enqueue(false, (e) => fetchRead(e, c, a[1] as number, a[2] as number));
     }
     case "dropStream":
