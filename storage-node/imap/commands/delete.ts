@@ -1,19 +1,14 @@
 /** DELETE (RFC 3501 §6.3.4). */
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
 import { storeCall } from "../store-error-codes.ts";
-import { readMailboxName } from "./mailbox-argument.ts";
+import { parseSoleMailboxName } from "./mailbox-argument.ts";
 
 export const deleteCommand = defineCommand<string>({
   name: "DELETE",
   states: AUTHENTICATED,
   usesSequenceNumbers: false,
   breaksSequenceNumbers: false,
-  async parse(cursor, session) {
-    cursor.sp();
-    const name = await readMailboxName(cursor, session);
-    cursor.end();
-    return name;
-  },
+  parse: parseSoleMailboxName,
   async execute(session, _tag, name) {
     const mailbox = session.requireMailbox();
     if (name === "INBOX") throw new CommandError("NO", "CANNOT", "INBOX cannot be deleted.");

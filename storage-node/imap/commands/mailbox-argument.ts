@@ -21,6 +21,14 @@ export async function readMailboxName(cursor: CommandCursor, session: Session): 
   }
 }
 
+/** The whole argument list of a command that takes exactly one mailbox name (DELETE, SUBSCRIBE, GETQUOTAROOT, …). */
+export async function parseSoleMailboxName(cursor: CommandCursor, session: Session): Promise<string> {
+  cursor.sp();
+  const name = await readMailboxName(cursor, session);
+  cursor.end();
+  return name;
+}
+
 /** list-mailbox: like astring, but "%" and "*" are allowed unquoted. */
 export async function readListPattern(cursor: CommandCursor, session: Session): Promise<string> {
   let raw: Buffer;

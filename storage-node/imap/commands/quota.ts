@@ -8,7 +8,7 @@ import type { Session } from "../session.ts";
 import { storeCall } from "../store-error-codes.ts";
 import { encodeAstring } from "../wire/response-writer.ts";
 import { encodeMailboxName } from "../wire/mailbox-name.ts";
-import { readMailboxName } from "./mailbox-argument.ts";
+import { parseSoleMailboxName } from "./mailbox-argument.ts";
 
 async function writeQuota(session: Session): Promise<void> {
   const mailbox = session.requireMailbox();
@@ -40,12 +40,7 @@ export const getQuotaRootCommand = defineCommand<string>({
   states: AUTHENTICATED,
   usesSequenceNumbers: false,
   breaksSequenceNumbers: false,
-  async parse(cursor, session) {
-    cursor.sp();
-    const name = await readMailboxName(cursor, session);
-    cursor.end();
-    return name;
-  },
+  parse: parseSoleMailboxName,
   async execute(session, _tag, name) {
     const mailbox = session.requireMailbox();
     await storeCall(() => mailbox.status(name));
