@@ -20,6 +20,11 @@ import { newSpoolKey } from "./support/inbound-harness.ts";
 import { SmtpWire } from "./support/smtp-wire.ts";
 import { startReceiver, startSink, type Receiver, type Sink } from "./support/targets.ts";
 
+/** A real IMAP client logged in as the test mailbox (self-signed STARTTLS accepted). */
+function imapClient(port: number, who: { address: string; password: string }): ImapFlow {
+  return new ImapFlow({ host: "127.0.0.1", port, secure: false, auth: { user: who.address, pass: who.password }, logger: false, tls: { rejectUnauthorized: false } });
+}
+
 function message(to: string, marker: string): string {
   return (
     `From: <sender@elsewhere.example>\r\nTo: <${to}>\r\nSubject: crash ${marker}\r\nMessage-ID: <${marker}@elsewhere.example>\r\n\r\n` +
@@ -133,14 +138,7 @@ describe("250 survives kill -9", () => {
     expect(acked.size).toBeGreaterThan(12);
 
     const running = await start();
-    const client = new ImapFlow({
-      host: "127.0.0.1",
-      port: running.imapPort,
-      secure: false,
-      auth: { user: alice.address, pass: alice.password },
-      logger: false,
-      tls: { rejectUnauthorized: false },
-    });
+    const client = imapClient(running.imapPort, alice);
     await client.connect();
     try {
       const lock = await client.getMailboxLock("INBOX");
@@ -196,14 +194,7 @@ describe("250 survives kill -9", () => {
 
   it("shows new mail to an IDLE session within a second of the 250", async () => {
     const running = node!;
-    const client = new ImapFlow({
-      host: "127.0.0.1",
-      port: running.imapPort,
-      secure: false,
-      auth: { user: alice.address, pass: alice.password },
-      logger: false,
-      tls: { rejectUnauthorized: false },
-    });
+    const client = imapClient(running.imapPort, alice);
     await client.connect();
     try {
       const lock = await client.getMailboxLock("INBOX");
@@ -275,7 +266,7 @@ describe("250 survives kill -9", () => {
     expect(scanned).toBeGreaterThan(0);
     // Still there, sealed: the next open drains it.
     const running = await start();
-    const client = new ImapFlow({ host: "127.0.0.1", port: running.imapPort, secure: false, auth: { user: bob.address, pass: bob.password }, logger: false, tls: { rejectUnauthorized: false } });
+    const client = imapClient(running.imapPort, bob);
     await client.connect();
     try {
       const status = await client.status("INBOX", { messages: true });
