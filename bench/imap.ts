@@ -5,6 +5,7 @@
  *
  *   npm run bench:imap -- [--clients 8] [--seconds 10] [--messages 50] [--size 4096]
  *                         [--store sqlite|memory] [--idle-connections 100] [--no-dovecot]
+ *                         [--only persistent|login]   (profiling: preload, then that run only)
  *
  * Sealbox runs in a child process (this script with `--serve`), so the load
  * generator never shares its event loop and its memory can be measured alone.
@@ -49,6 +50,8 @@ interface Options {
   store: "sqlite" | "memory";
   idleConnections: number;
   dovecot: boolean;
+  /** Profiling: run the preloading phases and then only this mixed run (no memory reading). */
+  only: "persistent" | "login" | null;
 }
 
 interface BenchUser {
@@ -67,7 +70,7 @@ interface Target {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { clients: 8, seconds: 10, messages: 50, size: 4096, store: "sqlite", idleConnections: 100, dovecot: true };
+  const options: Options = { clients: 8, seconds: 10, messages: 50, size: 4096, store: "sqlite", idleConnections: 100, dovecot: true, only: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--clients") options.clients = Number(argv[++i]);
@@ -77,6 +80,7 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--store") options.store = argv[++i] === "memory" ? "memory" : "sqlite";
     else if (arg === "--idle-connections") options.idleConnections = Number(argv[++i]);
     else if (arg === "--no-dovecot") options.dovecot = false;
+    else if (arg === "--only") options.only = argv[++i] === "login" ? "login" : "persistent";
   }
   return options;
 }
@@ -366,6 +370,8 @@ async function memoryPerConnection(target: Target, count: number): Promise<{ con
 
 async function measure(target: Target, options: Options): Promise<Record<string, unknown>> {
   const phaseFigures = await phases(target, options);
+  if (options.only === "persistent") return { target: target.name, phases: phaseFigures, persistent: await mixedPersistent(target, options) };
+  if (options.only === "login") return { target: target.name, phases: phaseFigures, loginEachCycle: await mixedLoginEachCycle(target, options) };
   const memory = await memoryPerConnection(target, options.idleConnections);
   const persistent = await mixedPersistent(target, options);
   const loginEachCycle = await mixedLoginEachCycle(target, options);
@@ -468,7 +474,7 @@ async function main(): Promise<void> {
         } finally {
           await dovecot.stop();
         }
-        report.ratiosSealboxOverDovecot = compare(results[0], results[1]);
+        if (!options.only) report.ratiosSealboxOverDovecot = compare(results[0], results[1]);
       }
     }
   } finally {

@@ -12,7 +12,12 @@
  *   otherwise chacha20 would run without its per-page MAC, so the file is refused.
  * - UID allocation, row inserts and the modseq bump happen in one transaction.
  *   Write methods assume the caller (the worker's group commit) holds a
- *   transaction; they never commit themselves.
+ *   transaction; they never commit themselves. The connection always runs
+ *   `synchronous=NORMAL` (in WAL mode: a commit survives a process kill, and
+ *   the file is never corrupted by a power loss); the worker makes a commit
+ *   power-loss durable by syncing the WAL file (`syncWal`) before it answers.
+ * - Opening checks freshness but does not move the generation; the worker
+ *   bumps it in a write transaction it syncs (`bumpGeneration`).
  * - `BODY[]` is rebuilt from segments byte for byte: inline chunks and blobs
  *   (leaf parts ≥ STORE_BLOB_MIN_BYTES, stored once per SHA-256 and reference
  *   counted across messages and folders, freed when the last copy goes).
@@ -21,7 +26,7 @@
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
 import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
@@ -224,7 +229,14 @@ export class SqliteMailboxEngine {
   /** Prepared statements by SQL text, least recently used first; at most STORE_STATEMENT_CACHE_MAX. */
   private readonly stmts = new Map<string, Database.Statement>();
 
-  private constructor(db: DB, key: Uint8Array) {
+  /** Read-only descriptor of the `-wal` file, opened on the first sync; fdatasync on it flushes SQLite's writes. */
+  private walFd: number | null = null;
+
+  private constructor(
+    db: DB,
+    key: Uint8Array,
+    private readonly path: string,
+  ) {
     this.db = db;
     this.keyBytes = Buffer.from(key);
   }
@@ -252,11 +264,12 @@ export class SqliteMailboxEngine {
       db.pragma("foreign_keys=ON");
       if (!o.plaintextForBenchmark && reservedBytes(o.path) !== RESERVED_BYTES_REQUIRED)
         throw new StoreError("corrupt", "mailbox file does not reserve 32 bytes per page for its MAC");
-      const engine = new SqliteMailboxEngine(db, o.key);
+      const engine = new SqliteMailboxEngine(db, o.key, o.path);
       engine.migrate();
       // Statements prepared against the old schema are not kept.
       engine.stmts.clear();
-      engine.bumpGeneration(o.minGeneration);
+      engine.checkFresh(o.minGeneration);
+      engine.generation = engine.meta("generation");
       return engine;
     } catch (e) {
       db?.close();
@@ -333,23 +346,39 @@ export class SqliteMailboxEngine {
     this.st("UPDATE contents SET thread_id = ? WHERE id = ?").run(thread, contentId);
   }
 
-  /** Freshness (DESIGN §4): refuse a file older than the edge's record, then move the counter. */
+  /** Freshness (DESIGN §4): refuse a file older than the edge's record. */
+  checkFresh(minGeneration?: number): void {
+    if (minGeneration !== undefined && minGeneration > this.meta("generation")) throw new StoreError("stale", "mailbox is older than required");
+  }
+
+  /**
+   * Inside a write transaction: checks freshness, then moves the counter. The
+   * caller syncs the commit before reporting the new generation, so the edge
+   * never learns a generation a power loss could take back.
+   */
   bumpGeneration(minGeneration?: number): number {
-    const gen = this.meta("generation");
-    if (minGeneration !== undefined && minGeneration > gen) throw new StoreError("stale", "mailbox is older than required");
-    this.db.pragma("synchronous=FULL");
-    try {
-      this.db.prepare("UPDATE meta SET value = value + 1 WHERE key = 'generation'").run();
-    } finally {
-      this.db.pragma("synchronous=NORMAL");
-    }
-    this.generation = gen + 1;
+    this.checkFresh(minGeneration);
+    this.st("UPDATE meta SET value = value + 1 WHERE key = 'generation'").run();
+    this.generation = this.meta("generation");
     return this.generation;
+  }
+
+  /** Flushes every commit so far to stable storage (the WAL file), off the calling thread. */
+  syncWal(done: (err: Error | null) => void): void {
+    try {
+      this.walFd ??= openSync(`${this.path}-wal`, "r");
+    } catch (e) {
+      done(e as Error);
+      return;
+    }
+    fdatasync(this.walFd, done);
   }
 
   close(): void {
     this.stmts.clear();
     this.db.close();
+    if (this.walFd !== null) closeSync(this.walFd);
+    this.walFd = null;
   }
 
   /** How many prepared statements the cache holds (for tests of its bound). */

@@ -7,9 +7,19 @@
  *   own requests and those of mailboxes sharing this worker.
  * - Consecutive writes to one mailbox are folded into one transaction (group
  *   commit), each in its own savepoint so one failure does not undo the
- *   others; the transaction commits with synchronous=FULL (WAL fsync) and only
- *   then are the writes answered and their watch events posted: a resolved
- *   write is durable.
+ *   others; only after the commit are the writes answered and their watch
+ *   events posted. Every committed write survives a kill of the process
+ *   (WAL, synchronous=NORMAL).
+ * - Power-loss durability: a batch holding a write that creates message data
+ *   or that the edge learns about (append, copy, move, the generation bump of
+ *   an open) is synced (fdatasync of the WAL file, on libuv's thread pool)
+ *   before anything is answered. Meanwhile the mailbox's queue is paused —
+ *   none of its answers, reads included, can show the unsynced state — while
+ *   the thread serves its other mailboxes. Flag changes, expunges, folder and
+ *   subscription changes are not synced on their own (like Dovecot's
+ *   mail_fsync=optimized): a power loss may take back the latest of them, a
+ *   process crash never does; the next synced batch or checkpoint makes them
+ *   durable too.
  * - Heavy preparation (MIME parse, hashing, compression) happens before the
  *   transaction, never while holding it. A small message may be prepared by
  *   any worker of the pool ("prepare") and written by its owner
@@ -33,14 +43,19 @@ const port = parentPort;
 if (!port) throw new Error("sqlite-worker must run in a worker thread");
 
 interface Owned {
+  mailbox: string;
   engine: SqliteMailboxEngine;
   handles: number;
   queue: Task[];
   scheduled: boolean;
+  /** A synced batch waits for its fdatasync: the queue is paused. */
+  syncing: boolean;
 }
 
 interface Task {
   write: boolean;
+  /** The batch holding this write is synced before it is answered (see the header). */
+  sync?: boolean;
   run: (engine: SqliteMailboxEngine) => unknown;
   reply: (ok: boolean, value: unknown) => void;
 }
@@ -117,7 +132,7 @@ function schedule(o: Owned): void {
 
 function drain(o: Owned): void {
   o.scheduled = false;
-  while (o.queue.length > 0) {
+  while (o.queue.length > 0 && !o.syncing) {
     if (!o.queue[0].write) {
       const t = o.queue.shift()!;
       try {
@@ -131,6 +146,15 @@ function drain(o: Owned): void {
     while (o.queue.length > 0 && o.queue[0].write && batch.length < STORE_GROUP_COMMIT_MAX_OPS) batch.push(o.queue.shift()!);
     runBatch(o, batch);
   }
+  releaseIfUnused(o);
+}
+
+/** Closes a mailbox nobody holds once nothing is queued or syncing for it. */
+function releaseIfUnused(o: Owned): void {
+  if (o.handles > 0 || o.queue.length > 0 || o.syncing || owned.get(o.mailbox) !== o) return;
+  for (const [id, c] of cursors) if (c.mailbox === o.mailbox) cursors.delete(id);
+  owned.delete(o.mailbox);
+  o.engine.close();
 }
 
 function runBatch(o: Owned, batch: Task[]): void {
@@ -139,7 +163,6 @@ function runBatch(o: Owned, batch: Task[]): void {
   o.engine.pendingEvents = [];
   const tx = controlOf(o.engine);
   try {
-    db.pragma("synchronous=FULL");
     tx.begin.run();
     for (const t of batch) {
       const mark = o.engine.pendingEvents.length;
@@ -161,16 +184,26 @@ function runBatch(o: Owned, batch: Task[]): void {
     for (const t of batch) t.reply(false, e);
     o.engine.pendingEvents = [];
     return;
-  } finally {
-    db.pragma("synchronous=NORMAL");
   }
-  // Answers first (each write is durable now), then the watch events: one message.
   const events = o.engine.pendingEvents;
   o.engine.pendingEvents = [];
-  postTogether(() => {
-    batch.forEach((t, i) => t.reply(results[i].ok, results[i].value));
-    const mailbox = [...owned.entries()].find(([, v]) => v === o)?.[0];
-    if (mailbox) for (const event of events) post({ t: "event", mailbox, event });
+  // Answers first, then the watch events: one message.
+  const answer = () =>
+    postTogether(() => {
+      batch.forEach((t, i) => t.reply(results[i].ok, results[i].value));
+      for (const event of events) post({ t: "event", mailbox: o.mailbox, event });
+    });
+  if (!batch.some((t, i) => t.sync && results[i].ok)) return answer();
+  o.syncing = true;
+  o.engine.syncWal((err) => {
+    o.syncing = false;
+    if (err) {
+      // Committed but not known to be on stable storage: no write of the batch is reported as done.
+      const failed = new StoreError("temporary", "storage sync failed");
+      batch.forEach((t, i) => (results[i] = results[i].ok && t.write ? { ok: false, value: failed } : results[i]));
+    }
+    answer();
+    schedule(o);
   });
 }
 
@@ -294,12 +327,6 @@ function fetchRead(engine: SqliteMailboxEngine, c: Cursor, handle: number, offse
   return bytes;
 }
 
-function openFresh(mailbox: string, args: OpenArgs): { generation: number } {
-  const engine = SqliteMailboxEngine.open(args);
-  engine.quotaBytes = args.quotaBytes;
-  owned.set(mailbox, { engine, handles: args.handles ?? 1, queue: [], scheduled: false });
-  return { generation: engine.generation };
-}
 
 function handle(req: WorkerRequest): void {
   const reply = (ok: boolean, value: unknown) => {
@@ -313,47 +340,50 @@ function handle(req: WorkerRequest): void {
       post({ t: "res", id: req.id, ok: true, value }, transfer);
     } else post({ t: "res", id: req.id, ok: false, error: errorOf(value) });
   };
-  const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown) => {
+  const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown, sync = false) => {
     const o = ownedOf(req.mailbox);
-    o.queue.push({ write, run, reply });
+    o.queue.push({ write, sync, run, reply });
     schedule(o);
   };
   const a = req.args;
   switch (req.op) {
     case "open": {
       const args = a[0] as OpenArgs;
-      const existing = owned.get(req.mailbox);
-      if (existing) {
-        // Same owner: check the key, then move the freshness counter like any open.
-        existing.queue.push({
-          write: false,
-          run: (e) => {
-            if (owned.get(req.mailbox) !== existing) return openFresh(req.mailbox, args);
-            if (!e.sameKey(args.key)) throw new StoreError("bad-key", "the key does not open this mailbox");
-            const generation = e.bumpGeneration(args.minGeneration);
-            e.quotaBytes = args.quotaBytes;
-            existing.handles++;
-            return { generation };
-          },
-          reply,
-        });
-        schedule(existing);
-        return;
+      let o = owned.get(req.mailbox);
+      // A new owner opens the file at once (a wrong key or a stale file fails here, writing nothing).
+      const fresh = o === undefined;
+      if (!o) {
+        const engine = SqliteMailboxEngine.open(args);
+        o = { mailbox: req.mailbox, engine, handles: 0, queue: [], scheduled: false, syncing: false };
+        owned.set(req.mailbox, o);
       }
-      reply(true, openFresh(req.mailbox, args));
+      const target = o;
+      // The generation moves in a synced write; the handle counts once that is answered.
+      target.queue.push({
+        write: true,
+        sync: true,
+        run: (e) => {
+          if (!fresh && !e.sameKey(args.key)) throw new StoreError("bad-key", "the key does not open this mailbox");
+          const generation = e.bumpGeneration(args.minGeneration);
+          e.quotaBytes = args.quotaBytes;
+          return { generation };
+        },
+        reply: (ok, value) => {
+          if (ok) target.handles += fresh ? (args.handles ?? 1) : 1;
+          reply(ok, value);
+        },
+      });
+      schedule(target);
       return;
     }
     case "close": {
       const o = ownedOf(req.mailbox);
       o.queue.push({
         write: false,
-        run: (e) => {
+        run: () => {
           o.handles--;
-          if (o.handles === 0) {
-            for (const [id, c] of cursors) if (c.mailbox === req.mailbox) cursors.delete(id);
-            owned.delete(req.mailbox);
-            e.close();
-          }
+          // The last close closes the file before it is answered (callers may then move or delete it).
+          releaseIfUnused(o);
         },
         reply,
       });
@@ -367,7 +397,7 @@ function handle(req: WorkerRequest): void {
     }
     case "appendPrepared": {
       const [prepared, folder, options] = a as [PreparedAppend, string, AppendArgs];
-      return enqueue(true, (e) => e.append(folder, prepared, options));
+      return enqueue(true, (e) => e.append(folder, prepared, options), true);
     }
     case "append": {
       const [stream, folder, options] = a as [number | Uint8Array, string, AppendArgs];
@@ -375,9 +405,9 @@ function handle(req: WorkerRequest): void {
       const o = ownedOf(req.mailbox);
       // A known dedupe key needs no parsing; the write re-checks inside its transaction.
       const dup = o.engine.checkDedupe(options.dedupeKey);
-      if (dup && o.queue.length === 0) return reply(true, dup);
+      if (dup && o.queue.length === 0 && !o.syncing) return reply(true, dup);
       const prepared: PreparedAppend = prepareAppend(raw);
-      return enqueue(true, (e) => e.append(folder, prepared, options));
+      return enqueue(true, (e) => e.append(folder, prepared, options), true);
     }
     case "fetchOpen": {
       const [folder, uids, options] = a as FetchOpenArgs;
@@ -439,9 +469,9 @@ function handle(req: WorkerRequest): void {
     case "storeFlags":
       return enqueue(true, (e) => e.storeFlags(a[0] as string, a[1] as never, a[2] as never));
     case "copy":
-      return enqueue(true, (e) => e.copy(a[0] as string, a[1] as never, a[2] as string));
+      return enqueue(true, (e) => e.copy(a[0] as string, a[1] as never, a[2] as string), true);
     case "move":
-      return enqueue(true, (e) => e.copy(a[0] as string, a[1] as never, a[2] as string, true));
+      return enqueue(true, (e) => e.copy(a[0] as string, a[1] as never, a[2] as string, true), true);
     case "expunge":
       return enqueue(true, (e) => e.expunge(a[0] as string, a[1] as never));
     default:
