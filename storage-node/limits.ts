@@ -44,6 +44,16 @@ export const STORE_STATEMENT_CACHE_MAX = 128;
 export const STORE_FETCH_BATCH_MESSAGES = 64;
 /** … and stops after the message whose inline section bytes reach this total (larger sections are streamed, and end the batch). */
 export const STORE_FETCH_BATCH_INLINE_BYTES = 256 * 1024;
+/**
+ * A mailbox's WAL is checkpointed (its fsyncs off the worker thread) after this many
+ * write transactions or this many appended message bytes, whichever comes first.
+ */
+export const STORE_CHECKPOINT_WRITES = 64;
+export const STORE_CHECKPOINT_BYTES = 8 * 1024 * 1024;
+/** Backstop: SQLite checkpoints by itself (blocking) once the WAL holds this many pages. */
+export const STORE_WAL_AUTOCHECKPOINT_PAGES = 16_384;
+/** A failed checkpoint sync is retried after this long (the mailbox waits meanwhile). */
+export const STORE_SYNC_RETRY_MS = 1_000;
 
 // ---- MIME indexer ------------------------------------------------------------
 

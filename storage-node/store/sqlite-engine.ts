@@ -29,7 +29,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, fdatasync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
@@ -231,6 +231,8 @@ export class SqliteMailboxEngine {
 
   /** Read-only descriptor of the `-wal` file, opened on the first sync; fdatasync on it flushes SQLite's writes. */
   private walFd: number | null = null;
+  /** Read-only descriptor of the database file, for the checkpoint's sync. */
+  private dbFd: number | null = null;
 
   private constructor(
     db: DB,
@@ -261,6 +263,7 @@ export class SqliteMailboxEngine {
       db.pragma("journal_mode=WAL");
       db.pragma("busy_timeout=5000");
       db.pragma("synchronous=NORMAL");
+      db.pragma(`wal_autocheckpoint=${STORE_WAL_AUTOCHECKPOINT_PAGES}`);
       db.pragma("foreign_keys=ON");
       if (!o.plaintextForBenchmark && reservedBytes(o.path) !== RESERVED_BYTES_REQUIRED)
         throw new StoreError("corrupt", "mailbox file does not reserve 32 bytes per page for its MAC");
@@ -374,11 +377,37 @@ export class SqliteMailboxEngine {
     fdatasync(this.walFd, done);
   }
 
+  /**
+   * A checkpoint whose two fsyncs run off the calling thread. The caller lets
+   * no other statement run on this mailbox until `done`: SQLite restarts the
+   * WAL (overwriting frames) only on the next write, and by then the copied
+   * pages are on stable storage — the order SQLite's own checkpoint keeps:
+   * WAL synced, pages copied, database file synced, then the WAL reused.
+   */
+  checkpoint(done: (err: Error | null) => void): void {
+    this.syncWal((err) => {
+      if (err) return done(err);
+      try {
+        this.db.pragma("synchronous=OFF");
+        try {
+          this.db.pragma("wal_checkpoint(PASSIVE)");
+        } finally {
+          this.db.pragma("synchronous=NORMAL");
+        }
+        this.dbFd ??= openSync(this.path, "r");
+      } catch (e) {
+        return done(e as Error);
+      }
+      fdatasync(this.dbFd, done);
+    });
+  }
+
   close(): void {
     this.stmts.clear();
     this.db.close();
-    if (this.walFd !== null) closeSync(this.walFd);
+    for (const fd of [this.walFd, this.dbFd]) if (fd !== null) closeSync(fd);
     this.walFd = null;
+    this.dbFd = null;
   }
 
   /** How many prepared statements the cache holds (for tests of its bound). */

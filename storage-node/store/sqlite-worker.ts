@@ -20,6 +20,12 @@
  *   mail_fsync=optimized): a power loss may take back the latest of them, a
  *   process crash never does; the next synced batch or checkpoint makes them
  *   durable too.
+ * - Checkpoints: after STORE_CHECKPOINT_WRITES write transactions or
+ *   STORE_CHECKPOINT_BYTES appended bytes the WAL is checkpointed with its
+ *   fsyncs on the thread pool (engine.checkpoint), the mailbox paused
+ *   meanwhile; a failed sync is retried and the mailbox stays paused until
+ *   one succeeds, so the WAL is never reused before the copied pages are
+ *   durable. SQLite's own blocking checkpoint only backstops huge writes.
  * - Heavy preparation (MIME parse, hashing, compression) happens before the
  *   transaction, never while holding it. A small message may be prepared by
  *   any worker of the pool ("prepare") and written by its owner
@@ -34,7 +40,15 @@
  */
 
 import { parentPort } from "node:worker_threads";
-import { STORE_CHUNK_BYTES, STORE_FETCH_BATCH_INLINE_BYTES, STORE_FETCH_BATCH_MESSAGES, STORE_GROUP_COMMIT_MAX_OPS, STORE_MAX_MESSAGE_BYTES } from "../limits.ts";
+import {
+  STORE_CHECKPOINT_BYTES,
+  STORE_CHECKPOINT_WRITES,
+  STORE_CHUNK_BYTES,
+  STORE_FETCH_BATCH_INLINE_BYTES,   STORE_FETCH_BATCH_MESSAGES,
+  STORE_GROUP_COMMIT_MAX_OPS,
+  STORE_MAX_MESSAGE_BYTES,
+  STORE_SYNC_RETRY_MS,
+} from "../limits.ts";
 import type { FetchBatch, FetchHead, FetchOpenArgs, FetchOpenResult, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import { SqliteMailboxEngine, prepareAppend, type PreparedAppend } from "./sqlite-engine.ts";
 import { StoreError, type BodySectionRequest, type StoreErrorKind } from "./types.ts";
@@ -48,14 +62,19 @@ interface Owned {
   handles: number;
   queue: Task[];
   scheduled: boolean;
-  /** A synced batch waits for its fdatasync: the queue is paused. */
+  /** A synced batch or a checkpoint waits for its fdatasync: the queue is paused. */
   syncing: boolean;
+  /** Write transactions and appended bytes since the last checkpoint. */
+  writes: number;
+  appendedBytes: number;
 }
 
 interface Task {
   write: boolean;
   /** The batch holding this write is synced before it is answered (see the header). */
   sync?: boolean;
+  /** Message bytes this write adds (counts toward the next checkpoint). */
+  bytes?: number;
   run: (engine: SqliteMailboxEngine) => unknown;
   reply: (ok: boolean, value: unknown) => void;
 }
@@ -187,12 +206,16 @@ function runBatch(o: Owned, batch: Task[]): void {
   }
   const events = o.engine.pendingEvents;
   o.engine.pendingEvents = [];
+  o.writes++;
+  batch.forEach((t, i) => (o.appendedBytes += results[i].ok ? (t.bytes ?? 0) : 0));
   // Answers first, then the watch events: one message.
-  const answer = () =>
+  const answer = () => {
     postTogether(() => {
       batch.forEach((t, i) => t.reply(results[i].ok, results[i].value));
       for (const event of events) post({ t: "event", mailbox: o.mailbox, event });
     });
+    if (o.writes >= STORE_CHECKPOINT_WRITES || o.appendedBytes >= STORE_CHECKPOINT_BYTES) checkpoint(o);
+  };
   if (!batch.some((t, i) => t.sync && results[i].ok)) return answer();
   o.syncing = true;
   o.engine.syncWal((err) => {
@@ -203,6 +226,21 @@ function runBatch(o: Owned, batch: Task[]): void {
       batch.forEach((t, i) => (results[i] = results[i].ok && t.write ? { ok: false, value: failed } : results[i]));
     }
     answer();
+    schedule(o);
+  });
+}
+
+/** Checkpoints the mailbox's WAL with the queue paused (see the header). */
+function checkpoint(o: Owned): void {
+  o.syncing = true;
+  o.writes = 0;
+  o.appendedBytes = 0;
+  o.engine.checkpoint(function finish(err) {
+    if (err) {
+      setTimeout(() => o.engine.checkpoint(finish), STORE_SYNC_RETRY_MS);
+      return;
+    }
+    o.syncing = false;
     schedule(o);
   });
 }
@@ -340,9 +378,9 @@ function handle(req: WorkerRequest): void {
       post({ t: "res", id: req.id, ok: true, value }, transfer);
     } else post({ t: "res", id: req.id, ok: false, error: errorOf(value) });
   };
-  const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown, sync = false) => {
+  const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown, sync = false, bytes = 0) => {
     const o = ownedOf(req.mailbox);
-    o.queue.push({ write, sync, run, reply });
+    o.queue.push({ write, sync, bytes, run, reply });
     schedule(o);
   };
   const a = req.args;
@@ -354,7 +392,7 @@ function handle(req: WorkerRequest): void {
       const fresh = o === undefined;
       if (!o) {
         const engine = SqliteMailboxEngine.open(args);
-        o = { mailbox: req.mailbox, engine, handles: 0, queue: [], scheduled: false, syncing: false };
+        o = { mailbox: req.mailbox, engine, handles: 0, queue: [], scheduled: false, syncing: false, writes: 0, appendedBytes: 0 };
         owned.set(req.mailbox, o);
       }
       const target = o;
@@ -397,7 +435,7 @@ function handle(req: WorkerRequest): void {
     }
     case "appendPrepared": {
       const [prepared, folder, options] = a as [PreparedAppend, string, AppendArgs];
-      return enqueue(true, (e) => e.append(folder, prepared, options), true);
+      return enqueue(true, (e) => e.append(folder, prepared, options), true, prepared.size);
     }
     case "append": {
       const [stream, folder, options] = a as [number | Uint8Array, string, AppendArgs];
@@ -407,7 +445,7 @@ function handle(req: WorkerRequest): void {
       const dup = o.engine.checkDedupe(options.dedupeKey);
       if (dup && o.queue.length === 0 && !o.syncing) return reply(true, dup);
       const prepared: PreparedAppend = prepareAppend(raw);
-      return enqueue(true, (e) => e.append(folder, prepared, options), true);
+      return enqueue(true, (e) => e.append(folder, prepared, options), true, prepared.size);
     }
     case "fetchOpen": {
       const [folder, uids, options] = a as FetchOpenArgs;
