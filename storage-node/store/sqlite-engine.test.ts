@@ -103,12 +103,44 @@ describe("SQLite engine storage layout", () => {
     expect(e.search("INBOX", { type: "text", value: "BRACROSS" })).toEqual([1]);
     expect(e.search("INBOX", { type: "text", value: "ra new" })).toEqual([1]);
     expect(e.search("INBOX", { type: "body", value: "ra new" })).toEqual([]);
+    // v3: the head record was built from the migrated content record.
+    expect(e.loadHead(1).fetchItems().envelope.subject).toBe("Zebra news");
+    expect(e.search("INBOX", { type: "header", field: "subject", value: "zebra" })).toEqual([1]);
     const section = e.section(1, raw.length, { part: [], specifier: "HEADER.FIELDS", fields: ["subject"] });
     expect(section.kind === "bytes" && Buffer.from(section.bytes).toString()).toBe("Subject: Zebra news\r\n\r\n");
     // A reply appended after the migration joins the migrated message's thread.
     const reply = new TextEncoder().encode("Subject: Re: other\r\nIn-Reply-To: <root@example.org>\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n\r\nok\r\n");
     e.db.transaction(() => e.append("INBOX", prepareAppend(reply), {}))();
     expect(e.thread("INBOX", "references", { type: "all" })).toEqual([{ uid: 1, children: [{ uid: 2, children: [] }] }]);
+    e.close();
+  });
+
+  it("migrates a version 2 file: every content gets its head record, and expunging frees it", () => {
+    const path = join(dir, "v2.sqlite");
+    const key = randomBytes(32);
+    const messages = [0, 1, 2].map((i) =>
+      new TextEncoder().encode(`From: Ann <ann${i}@example.org>\r\nSubject: Heron ${i}\r\nMessage-ID: <m${i}@example.org>\r\n\r\nbody ${i}\r\n`),
+    );
+    const e2 = SqliteMailboxEngine.open({ path, key, create: true });
+    for (const m of messages) e2.db.transaction(() => e2.append("INBOX", prepareAppend(m), {}))();
+    // What version 2 wrote: the same rows without the head table.
+    e2.db.exec("DROP TABLE content_heads");
+    e2.db.pragma("user_version=2");
+    e2.close();
+
+    const e = SqliteMailboxEngine.open({ path, key, create: false });
+    expect(e.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    const ids = e.fetchRows("INBOX", [{ start: 1, end: Infinity }]).map((r) => r.content_id);
+    expect(ids.map((id) => e.loadHead(id).fetchItems().envelope.subject)).toEqual(["Heron 0", "Heron 1", "Heron 2"]);
+    expect(ids.map((id) => e.loadHead(id).fetchItems().envelope.from?.[0].mailbox)).toEqual(["ann0", "ann1", "ann2"]);
+    for (const id of ids) expect(e.loadHead(id).fetchItems().bodyStructure).toEqual(e.loadParsed(id).bodyStructure);
+    expect(e.search("INBOX", { type: "header", field: "subject", value: "heron 1" })).toEqual([2]);
+    e.db.transaction(() => {
+      e.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Deleted"] });
+      e.expunge("INBOX");
+    })();
+    expect(() => e.loadHead(ids[1])).toThrow(/expunged/);
+    expect(e.db.prepare("SELECT count(*) FROM content_heads").pluck().get()).toBe(2);
     e.close();
   });
 

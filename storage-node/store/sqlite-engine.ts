@@ -37,7 +37,7 @@ import { hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
 import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
 import { DEFAULT_FOLDERS, checkMailboxKey } from "./mailbox-id.ts";
-import { decodeContentRecord, encodeContentRecord, type StoredParsed } from "./content-record.ts";
+import { decodeContentRecord, decodeHeadRecord, encodeContentRecord, encodeHeadRecord, type StoredParsed } from "./content-record.ts";
 import { factsFromParsed, type MessageFacts } from "./message-facts.ts";
 import { headerSearchText, headerValues } from "./message-text.ts";
 import { collectTextKeys, createMatcher, requiredTextKeys, validateSearch, type SearchTextSource } from "./search-match.ts";
@@ -95,6 +95,12 @@ export interface PreparedAppend {
   facts: MessageFacts;
   /** The content record (content-record.ts), deflated. */
   record: Uint8Array;
+  /**
+   * The head record (content-record.ts). Stored uncompressed: it is small, and
+   * read for every message of a FETCH ENVELOPE, where setting up an inflate
+   * would cost more than the read itself.
+   */
+  head: { codec: number; data: Uint8Array };
   ftsHeader: string;
   ftsBody: string;
   segments: ({ kind: "inline"; start: number; length: number; codec: number; data: Uint8Array } | { kind: "blob"; start: number; length: number; hash: Uint8Array; chunks: { codec: number; data: Uint8Array }[] })[];
@@ -142,6 +148,7 @@ export function prepareAppend(raw: Uint8Array): PreparedAppend {
     size: raw.byteLength,
     facts,
     record: deflateRawSync(encodeContentRecord({ parsed: stored, headerText, bodyText: parsed.bodyText }), { level: DEFLATE_LEVEL }),
+    head: { codec: CODEC_NONE, data: encodeHeadRecord(stored) },
     ftsHeader: headerText,
     ftsBody: parsed.bodyText,
     segments,
@@ -296,6 +303,7 @@ export class SqliteMailboxEngine {
           this.migrateContentRecords();
           this.reindex();
         }
+        if (step?.step === "content-heads") this.migrateContentHeads();
         if (step) this.db.exec(step.after);
         this.db.pragma(`user_version=${v}`);
       })();
@@ -310,6 +318,14 @@ export class SqliteMailboxEngine {
       const text = (b: Buffer) => utf8d.decode(decompress(r.codec, b));
       const record = encodeContentRecord({ parsed: JSON.parse(text(r.parsed)) as StoredParsed, headerText: text(r.header_text), bodyText: text(r.body_text) });
       insert.run(r.id, CODEC_DEFLATE, deflateRawSync(record, { level: DEFLATE_LEVEL }));
+    }
+  }
+
+  /** v3 keeps a head record per content beside the content record. */
+  private migrateContentHeads(): void {
+    const insert = this.db.prepare("INSERT INTO content_heads(id, codec, data) VALUES (?, ?, ?)");
+    for (const id of this.db.prepare("SELECT id FROM content_data").pluck().all() as number[]) {
+      insert.run(id, CODEC_NONE, encodeHeadRecord(this.contentRecord(id).parsed()));
     }
   }
 
@@ -585,6 +601,7 @@ export class SqliteMailboxEngine {
     );
     const id = Number(info.lastInsertRowid);
     this.st("INSERT INTO content_data(id, codec, data) VALUES (?, ?, ?)").run(id, CODEC_DEFLATE, p.record);
+    this.st("INSERT INTO content_heads(id, codec, data) VALUES (?, ?, ?)").run(id, p.head.codec, p.head.data);
     this.joinThread(id, f);
     p.segments.forEach((s, seq) => {
       if (s.kind === "inline") {
@@ -614,6 +631,7 @@ export class SqliteMailboxEngine {
     }
     this.st("DELETE FROM fts WHERE rowid = ?").run(contentId);
     this.st("DELETE FROM content_data WHERE id = ?").run(contentId);
+    this.st("DELETE FROM content_heads WHERE id = ?").run(contentId);
     this.st("DELETE FROM contents WHERE id = ?").run(contentId);
   }
 
@@ -669,6 +687,13 @@ export class SqliteMailboxEngine {
 
   loadParsed(contentId: number): StoredParsed {
     return this.contentRecord(contentId).parsed();
+  }
+
+  /** ENVELOPE, BODYSTRUCTURE and header fields of a content, from its small head record. */
+  loadHead(contentId: number): ReturnType<typeof decodeHeadRecord> {
+    const r = this.st("SELECT codec, data FROM content_heads WHERE id = ?").get(contentId) as { codec: number; data: Buffer } | undefined;
+    if (!r) throw new StoreError("not-found", "message was expunged");
+    return decodeHeadRecord(decompress(r.codec, r.data));
   }
 
   private contentRecord(contentId: number): ReturnType<typeof decodeContentRecord> {
@@ -798,7 +823,10 @@ export class SqliteMailboxEngine {
     }
     const msgs = rows.map(searchRow);
     if (criteria.type === "all") return msgs;
-    const cache = new Map<number, { record?: ReturnType<typeof decodeContentRecord>; headers?: HeaderFieldData[]; headerText?: string; body?: string }>();
+    const cache = new Map<
+      number,
+      { record?: ReturnType<typeof decodeContentRecord>; head?: ReturnType<typeof decodeHeadRecord>; headers?: HeaderFieldData[]; headerText?: string; body?: string }
+    >();
     const entry = (m: SearchRow) => {
       let e = cache.get(m.contentId);
       if (!e) {
@@ -809,7 +837,8 @@ export class SqliteMailboxEngine {
     };
     const record = (m: SearchRow) => (entry(m).record ??= this.contentRecord(m.contentId));
     const source: SearchTextSource<SearchRow> = {
-      headerValues: (m, field) => headerValues((entry(m).headers ??= record(m).parsed().headers), field),
+      // Header fields from the small head record: parsing it is cheaper than the record's whole MIME tree.
+      headerValues: (m, field) => headerValues((entry(m).headers ??= (entry(m).head ??= this.loadHead(m.contentId)).headers()), field),
       headerText: (m) => (entry(m).headerText ??= record(m).headerText()),
       bodyText: (m) => (entry(m).body ??= record(m).bodyText()),
     };

@@ -72,8 +72,12 @@ export interface FetchHead {
   internalDate?: number;
   size?: number;
   modseq?: number;
-  envelope?: unknown;
-  bodyStructure?: unknown;
+  /**
+   * ENVELOPE and BODYSTRUCTURE as the head record's JSON text: a string crosses
+   * threads as one copy, where the parsed objects would be serialized field by
+   * field; the main thread parses it.
+   */
+  headItems?: string;
   sections?: SectionHead[];
 }
 

@@ -4,26 +4,32 @@
  * Invariants:
  * - `PRAGMA user_version` is the schema version; migrations only go forward,
  *   each in its own transaction; a file newer than this code is refused.
- * - Message text never reaches SQLite uncompressed except inside the FTS5
- *   index (contentless: only the trigram index is kept, never the text).
+ * - Message text (bodies, decoded text) never reaches SQLite uncompressed
+ *   except inside the FTS5 index (contentless: only the trigram index is
+ *   kept, never the text). Small per-message facts (sort keys, the v3 head
+ *   record) are stored as they are; like everything, they are encrypted.
  * - A migration that needs more than SQL names an engine step that runs
  *   inside the same transaction (v2: re-encode content records, rebuild the
  *   text index and the thread partition from stored rows).
  * - `contents` holds only the small per-message facts that SEARCH, SORT and
  *   THREAD read for every message; the large compressed indexer output lives
  *   in `content_data`, so scanning a folder never reads through it.
+ * - v3: `content_heads` keeps a small head record per content
+ *   (content-record.ts: ENVELOPE, BODYSTRUCTURE, header fields), filled for
+ *   existing contents by the migration; FETCH ENVELOPE and header SEARCH read
+ *   only it.
  * - Message bytes are stored as segments: inline chunks, or references to blobs
  *   (large leaf parts) kept once per SHA-256 with a reference count.
  * - Dates are ISO-8601 UTC strings.
  */
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Work a migration needs besides its SQL, run by the engine in the same
  * transaction after `MIGRATIONS[v]`, followed by `after`.
  */
-export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes"; after: string } | undefined> = {
+export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes" | "content-heads"; after: string } | undefined> = {
   2: {
     step: "content-records-and-indexes",
     after: `
@@ -33,6 +39,7 @@ export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexe
       ALTER TABLE contents DROP COLUMN codec;
     `,
   },
+  3: { step: "content-heads", after: "" },
 };
 
 export const MIGRATIONS: Record<number, string> = {
@@ -138,5 +145,10 @@ export const MIGRATIONS: Record<number, string> = {
 
     DROP TABLE fts;
     CREATE VIRTUAL TABLE fts USING fts5(header, body, content='', contentless_delete=1, detail=none, tokenize='trigram case_sensitive 0');
+  `,
+  // FETCH ENVELOPE/BODYSTRUCTURE and header SEARCH read a small head record
+  // instead of inflating the whole content record (text and MIME tree).
+  3: `
+    CREATE TABLE content_heads (id INTEGER PRIMARY KEY, codec INTEGER NOT NULL, data BLOB NOT NULL);
   `,
 };

@@ -30,7 +30,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../limits.ts";
-import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
+import { parseHeadFetchItems } from "./content-record.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
 import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
@@ -347,8 +347,11 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (head.internalDate !== undefined) out.internalDate = new Date(head.internalDate);
         if (head.size !== undefined) out.size = head.size;
         if (head.modseq !== undefined) out.modseq = head.modseq;
-        if (head.envelope) out.envelope = head.envelope as EnvelopeData;
-        if (head.bodyStructure) out.bodyStructure = head.bodyStructure as BodyStructureData;
+        if (head.headItems !== undefined) {
+          const items = parseHeadFetchItems(head.headItems);
+          if (options.envelope) out.envelope = items.envelope;
+          if (options.bodyStructure) out.bodyStructure = items.bodyStructure;
+        }
         if (head.sections) {
           out.sections = head.sections.map((s, i) => ({
             request: options.sections![i],

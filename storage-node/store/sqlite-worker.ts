@@ -276,7 +276,7 @@ function detachable(p: PreparedAppend): { value: PreparedAppend; transfer: Array
   const segments = p.segments.map((s) =>
     s.kind === "inline" ? { ...s, data: own(s.data) } : { ...s, hash: own(s.hash), chunks: s.chunks.map((c) => ({ codec: c.codec, data: own(c.data) })) },
   );
-  return { value: { ...p, record: own(p.record), segments }, transfer };
+  return { value: { ...p, record: own(p.record), head: { codec: p.head.codec, data: own(p.head.data) }, segments }, transfer };
 }
 
 function ownedOf(mailbox: string): Owned {
@@ -307,11 +307,7 @@ function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][num
   if (o.internalDate) head.internalDate = Date.parse(r.internal_date);
   if (o.size) head.size = r.size;
   if (o.modseq) head.modseq = r.modseq;
-  if (o.envelope || o.bodyStructure) {
-    const p = engine.loadParsed(r.content_id);
-    if (o.envelope) head.envelope = p.envelope;
-    if (o.bodyStructure) head.bodyStructure = p.bodyStructure;
-  }
+  if (o.envelope || o.bodyStructure) head.headItems = engine.loadHead(r.content_id).fetchItemsJson();
   if (o.sections) head.sections = o.sections.map((s) => sectionHead(engine, r.content_id, r.size, s, c));
   return head;
 }
