@@ -10,6 +10,8 @@
  *   is detected by a read before any write, so it never changes the file.
  * - After opening, page 1 must reserve 32 bytes per page (header byte 20):
  *   otherwise chacha20 would run without its per-page MAC, so the file is refused.
+ * - `temp_store=MEMORY`: SQLite never spills a sort or temporary table to an
+ *   (unencrypted) temp file.
  * - UID allocation, row inserts and the modseq bump happen in one transaction.
  *   Write methods assume the caller (the worker's group commit) holds a
  *   transaction; they never commit themselves. The connection always runs
@@ -272,6 +274,8 @@ export class SqliteMailboxEngine {
       db.pragma("synchronous=NORMAL");
       db.pragma(`wal_autocheckpoint=${STORE_WAL_AUTOCHECKPOINT_PAGES}`);
       db.pragma("foreign_keys=ON");
+      // Sorts and temporary b-trees stay in memory: a temp file would not be encrypted.
+      db.pragma("temp_store=MEMORY");
       if (!o.plaintextForBenchmark && reservedBytes(o.path) !== RESERVED_BYTES_REQUIRED)
         throw new StoreError("corrupt", "mailbox file does not reserve 32 bytes per page for its MAC");
       const engine = new SqliteMailboxEngine(db, o.key, o.path);
@@ -816,8 +820,11 @@ export class SqliteMailboxEngine {
          NULL AS in_reply_to, '[]' AS refs, '' AS sort_from, '' AS sort_to, '' AS sort_cc, '' AS display_from, '' AS display_to, 0 AS thread_id`;
     let rows: SearchRowData[];
     if (narrowed !== null && narrowed.size <= STORE_SEARCH_LOOKUP_MAX) {
-      const one = this.st(`SELECT ${columns} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.content_id = ? AND m.folder_id = ?`);
-      rows = [...narrowed].flatMap((id) => one.all(id, f.id) as SearchRowData[]).sort((a, b) => a.uid - b.uid);
+      // One statement for all candidates, looked up by content id (never a folder scan).
+      rows = this.st(
+        `SELECT ${columns} FROM messages m INDEXED BY messages_content JOIN contents c ON c.id = m.content_id
+         WHERE m.content_id IN (SELECT value FROM json_each(?)) AND m.folder_id = ? ORDER BY m.uid`,
+      ).all(JSON.stringify([...narrowed]), f.id) as SearchRowData[];
     } else {
       rows = this.st(`SELECT ${columns} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`).all(f.id) as SearchRowData[];
     }
