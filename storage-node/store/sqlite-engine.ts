@@ -816,8 +816,8 @@ export class SqliteMailboxEngine {
     const columns = withFacts
       ? `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
          c.refs, c.sort_from, c.sort_to, c.sort_cc, c.display_from, c.display_to, c.thread_id`
-      : `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date, '' AS base_subject, 0 AS is_reply, NULL AS message_id,
-         NULL AS in_reply_to, '[]' AS refs, '' AS sort_from, '' AS sort_to, '' AS sort_cc, '' AS display_from, '' AS display_to, 0 AS thread_id`;
+      : // SEARCH needs no sort or thread facts: a narrow row is much cheaper to build per message.
+        `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date`;
     let rows: SearchRowData[];
     if (narrowed !== null && narrowed.size <= STORE_SEARCH_LOOKUP_MAX) {
       // One statement for all candidates, looked up by content id (never a folder scan).
@@ -828,7 +828,7 @@ export class SqliteMailboxEngine {
     } else {
       rows = this.st(`SELECT ${columns} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`).all(f.id) as SearchRowData[];
     }
-    const msgs = rows.map(searchRow);
+    const msgs = rows.map(withFacts ? searchRow : searchRowWithoutFacts);
     if (criteria.type === "all") return msgs;
     const cache = new Map<
       number,
@@ -938,6 +938,30 @@ function searchRow(r: SearchRowData): SearchRow {
     sortCc: r.sort_cc,
     displayFrom: r.display_from,
     displayTo: r.display_to,
+  };
+}
+
+/** A row selected without the sort and thread facts (plain SEARCH). */
+function searchRowWithoutFacts(r: SearchRowData): SearchRow {
+  return {
+    uid: r.uid,
+    modseq: r.modseq,
+    flags: flagsOut(r.flags),
+    internalDate: Date.parse(r.internal_date),
+    size: r.size,
+    contentId: r.content_id,
+    threadId: 0,
+    sentDate: r.sent_date === null ? null : Date.parse(r.sent_date),
+    baseSubject: "",
+    isReply: false,
+    messageId: null,
+    inReplyTo: null,
+    references: [],
+    sortFrom: "",
+    sortTo: "",
+    sortCc: "",
+    displayFrom: "",
+    displayTo: "",
   };
 }
 
