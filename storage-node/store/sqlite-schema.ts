@@ -148,14 +148,7 @@ export const MIGRATIONS: Record<number, string> = {
   `,
   // FETCH ENVELOPE/BODYSTRUCTURE and header SEARCH read a small head record
   // instead of inflating the whole content record (text and MIME tree).
-  //
-  // Indexes no query reads (searches filter dates and sizes while scanning a
-  // folder; threads are keyed by thread_keys) cost a page write each per
-  // append and expunge: dropped.
   3: `
     CREATE TABLE content_heads (id INTEGER PRIMARY KEY, codec INTEGER NOT NULL, data BLOB NOT NULL);
-    DROP INDEX messages_date;
-    DROP INDEX messages_size;
-    DROP INDEX contents_message_id;
   `,
 };
