@@ -7,7 +7,7 @@
  *   own requests and those of mailboxes sharing this worker.
  * - Consecutive writes to one mailbox are folded into one transaction (group
  *   commit), each in its own savepoint so one failure does not undo the
- *   others; only after the commit are the writes answered and their watch
+ *   others (a lone write runs without one and rolls the transaction back); only after the commit are the writes answered and their watch
  *   events posted. Every committed write survives a kill of the process
  *   (WAL, synchronous=NORMAL).
  * - Power-loss durability: a batch holding a write that creates message data
@@ -183,18 +183,30 @@ function runBatch(o: Owned, batch: Task[]): void {
   const tx = controlOf(o.engine);
   try {
     tx.begin.run();
-    for (const t of batch) {
-      const mark = o.engine.pendingEvents.length;
-      tx.savepoint.run();
+    if (batch.length === 1) {
+      // A lone write needs no savepoint (which copies every page it touches to a sub-journal).
       try {
-        const value = t.run(o.engine);
-        tx.release.run();
-        results.push({ ok: true, value });
+        results.push({ ok: true, value: batch[0].run(o.engine) });
       } catch (e) {
-        tx.rollbackTo.run();
-        tx.release.run();
-        o.engine.pendingEvents.length = mark;
-        results.push({ ok: false, value: e });
+        db.exec("ROLLBACK");
+        o.engine.pendingEvents = [];
+        batch[0].reply(false, e);
+        return;
+      }
+    } else {
+      for (const t of batch) {
+        const mark = o.engine.pendingEvents.length;
+        tx.savepoint.run();
+        try {
+          const value = t.run(o.engine);
+          tx.release.run();
+          results.push({ ok: true, value });
+        } catch (e) {
+          tx.rollbackTo.run();
+          tx.release.run();
+          o.engine.pendingEvents.length = mark;
+          results.push({ ok: false, value: e });
+        }
       }
     }
     tx.commit.run();
