@@ -19,6 +19,11 @@ export const STORE_MAX_FOLDERS = 2_000;
 export const STORE_MAX_KEYWORD_CHARS = 128;
 /** Most distinct flags/keywords on one message. */
 export const STORE_MAX_FLAGS_PER_MESSAGE = 64;
+/**
+ * Most keywords one folder may define (its FLAGS list, RFC 3501 §7.2.6; the
+ * list only grows). A write that would define one more fails as `limit`.
+ */
+export const STORE_MAX_KEYWORDS_PER_FOLDER = 256;
 /** Longest dedupe key (spool id). */
 export const STORE_MAX_DEDUPE_KEY_CHARS = 256;
 /** Longest search string in a SEARCH key. */
