@@ -35,7 +35,7 @@ describe("COPY and MOVE", () => {
     await client.command("SELECT INBOX");
     await other.command("SELECT INBOX");
     const move = await client.command("UID MOVE 2 Trash");
-    expect(move.lines).toEqual([expect.stringMatching(/^\* OK \[COPYUID \d+ 2 1\] Moved\.$/), "* 2 EXPUNGE"]);
+    expect(move.lines).toEqual([expect.stringMatching(/^\* OK \[COPYUID \d+ 2 1\] Moved\.$/), "* 2 EXPUNGE", "* 2 RECENT"]);
     expect(move.status).toBe("OK");
     expect((await other.command("NOOP")).lines).toEqual(["* 2 EXPUNGE"]);
     expect((await client.command("STATUS Trash (MESSAGES)")).lines).toEqual(["* STATUS Trash (MESSAGES 1)"]);

@@ -187,11 +187,11 @@ describe("selected state", () => {
     await client.command("SELECT INBOX");
     await client.command("STORE 2,4 +FLAGS.SILENT (\\Deleted)");
     const expunge = await client.command("EXPUNGE");
-    expect(expunge.lines).toEqual(["* 4 EXPUNGE", "* 2 EXPUNGE"]);
+    expect(expunge.lines).toEqual(["* 4 EXPUNGE", "* 2 EXPUNGE", "* 2 RECENT"]);
     expect((await client.command("FETCH 1:* UID")).lines).toEqual(["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]);
     await client.command("STORE 1 +FLAGS.SILENT (\\Deleted)");
     expect((await client.command("UID EXPUNGE 3")).lines).toEqual([]);
-    expect((await client.command("UID EXPUNGE 1")).lines).toEqual(["* 1 EXPUNGE"]);
+    expect((await client.command("UID EXPUNGE 1")).lines).toEqual(["* 1 EXPUNGE", "* 1 RECENT"]);
     client.close();
   });
 });
