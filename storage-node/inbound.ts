@@ -31,6 +31,7 @@ import { MxServer, type MxLimitOverrides } from "./mx/mx-server.ts";
 import { RouteCache, RouteUnavailableError } from "./mx/route-cache.ts";
 import { buildDsn, statusFromReply } from "./outbound/dsn.ts";
 import { ForwardSender, type DkimKeyData, type ForwardJobTargetData } from "./outbound/forward-sender.ts";
+import { MtaStsResolver } from "./outbound/mta-sts.ts";
 import { NextHopResolver, parseStaticRoutes } from "./outbound/next-hops.ts";
 import { Srs } from "./outbound/srs.ts";
 import type { NodeSettings } from "./settings.ts";
@@ -105,6 +106,14 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
       throw new InboundSettingsError("dkimPrivateKeyPath cannot be read");
     }
   }
+  let outboundCa: string | null = null;
+  if (settings.outboundCaPath) {
+    try {
+      outboundCa = readFileSync(settings.outboundCaPath, "utf8");
+    } catch {
+      throw new InboundSettingsError("outboundCaPath cannot be read");
+    }
+  }
   let staticRoutes;
   try {
     staticRoutes = parseStaticRoutes(settings.staticRoutes);
@@ -137,12 +146,15 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
   webhooks.start();
 
   const srs = new Srs(srsSecret);
+  const mtaSts = new MtaStsResolver({ resolver, ca: outboundCa, port: settings.mtaStsPort, logger: logger.child({ service: "mta-sts" }) });
   const forwardSender = new ForwardSender({
     hostname: settings.hostname,
     srs,
-    hops: new NextHopResolver({ staticRoutes, resolver, dohUrl: settings.dohUrl }),
+    hops: new NextHopResolver({ staticRoutes, resolver, dohUrl: settings.dohUrl, port: settings.outboundPort }),
     dkim,
-    logger,
+    logger: logger.child({ service: "forwarding" }),
+    mtaSts,
+    ca: outboundCa,
   });
   const forwards: JobQueue = new JobQueue({
     spool,
@@ -217,6 +229,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     await forwards.stop();
     await webhooks.stop();
     await webhookSender.close();
+    await mtaSts.close();
     spool.close();
     throw error;
   }
@@ -253,6 +266,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
       await forwards.stop();
       await webhooks.stop();
       await webhookSender.close();
+      await mtaSts.close();
       spool.close();
     },
   };
