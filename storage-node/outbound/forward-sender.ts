@@ -62,6 +62,15 @@ interface SmtpSendError {
   responseCode?: number;
   response?: string;
   code?: string;
+  /** The socket's own error code when nodemailer relabelled it (ESOCKET). */
+  originalCode?: string;
+}
+
+/** OpenSSL/Node codes of a failed handshake or certificate check (as opposed to TCP failures). */
+const TLS_ERROR_CODES = /CERT|SELF_SIGNED|UNABLE_TO_|HOSTNAME|PURPOSE|^ERR_TLS_|^ERR_SSL_/;
+
+function isTlsFailure(e: SmtpSendError): boolean {
+  return e.code === "ETLS" || TLS_ERROR_CODES.test(e.originalCode ?? "");
 }
 
 type AttemptResult = { kind: "done" } | { kind: "permanent"; reason: string } | { kind: "temporary"; reason: string; tls: boolean };
@@ -173,7 +182,7 @@ export class ForwardSender {
       return { kind: "done" };
     } catch (error) {
       const e = error as SmtpSendError;
-      const tls = e.code === "ETLS";
+      const tls = isTlsFailure(e);
       const reply = tls ? "TLS could not be established or verified" : (e.response ?? (error instanceof Error ? error.message : "delivery failed"));
       const reason = reply.replace(/[\r\n]+/g, " ").slice(0, 300);
       // A refused STARTTLS may come with a 5xx reply: a TLS failure, never a permanent refusal of the message.
