@@ -18,10 +18,17 @@
  *     goes out as without a policy;
  *   · none / no policy: opportunistic STARTTLS (RFC 7435), certificate not
  *     verified, as MTAs do without DANE/MTA-STS.
+ * - ARC (RFC 8617): with a DKIM key, forwarded mail (not our DSNs) is also
+ *   ARC-sealed as the alias's domain, carrying the Authentication-Results
+ *   this MX recorded at receipt, so the final receiver can trust the
+ *   original SPF/DKIM results. Sealed only when the chain at receipt was
+ *   absent (cv=none) or valid (cv=pass) (§5.1.2); a sealing error sends the
+ *   message unsealed rather than not at all.
  * - Logs carry the recipient domain and the failure class, never addresses
  *   or content.
  */
 import { isIP } from "node:net";
+import { sealMessage } from "mailauth";
 import nodemailer from "nodemailer";
 import type { Logger } from "../log.ts";
 import { OUTBOUND_LIMITS } from "../limits.ts";
@@ -124,7 +131,8 @@ export class ForwardSender {
         hops = matching;
       }
     }
-    const raw = Buffer.from(message.raw.buffer, message.raw.byteOffset, message.raw.byteLength);
+    const stored = Buffer.from(message.raw.buffer, message.raw.byteOffset, message.raw.byteLength);
+    const raw = this.options.dkim && !target.bounce ? await this.seal(stored, message.authResults, aliasDomain, this.options.dkim) : stored;
     const base = { from, to: target.to, raw, dkimDomain: this.options.dkim && !target.bounce ? aliasDomain : null, signal };
     let last = "no next hop";
     for (const hop of hops) {
@@ -154,6 +162,33 @@ export class ForwardSender {
       }
     }
     return { kind: "retry", reason: last };
+  }
+
+  /** The message with an ARC set of this hop in front, or unchanged when it must not or cannot be sealed. */
+  private async seal(raw: Buffer, authResultsJson: string, domain: string, key: DkimKeyData): Promise<Buffer> {
+    let recorded: { arc?: string; header?: string };
+    try {
+      recorded = JSON.parse(authResultsJson) as { arc?: string; header?: string };
+    } catch {
+      return raw;
+    }
+    const cv = recorded.arc === "pass" || recorded.arc === "none" ? recorded.arc : null;
+    // The value of the Authentication-Results field the MX wrote (unfolded), without its name.
+    const field = /(?:^|\r\n)Authentication-Results:[ \t]*((?:[^\r\n]|\r\n[ \t])*)/i.exec(recorded.header ?? "");
+    if (cv === null || !field) return raw;
+    try {
+      const headers = await sealMessage(raw, {
+        signingDomain: domain,
+        selector: key.selector,
+        privateKey: key.privateKey,
+        authResults: field[1].replace(/\r\n[ \t]+/g, " ").trim(),
+        cv,
+      } as Parameters<typeof sealMessage>[1]);
+      return headers.length > 0 ? Buffer.concat([headers, raw]) : raw;
+    } catch {
+      this.options.logger.warn({ domain }, "ARC sealing failed; forwarding unsealed");
+      return raw;
+    }
   }
 
   private async attempt(data: AttemptData): Promise<AttemptResult> {
