@@ -197,6 +197,13 @@ export const OUTBOUND_LIMITS = {
   socketTimeoutMs: 5 * 60_000,
   /** Most bytes of the original message returned inside a DSN (headers always). */
   dsnMaxReturnedBytes: 64 * 1024,
+  /** MTA-STS policy fetch (RFC 8461 §3.3): largest policy body and whole-fetch timeout. */
+  mtaStsPolicyMaxBytes: 64 * 1024,
+  mtaStsFetchTimeoutMs: 30_000,
+  /** Longest a policy is cached, whatever its max_age says (RFC 8461 §3.2: max_age ≤ 31557600 s). */
+  mtaStsMaxAgeSeconds: 31_557_600,
+  /** Recipient domains whose MTA-STS policy is held in memory (oldest evicted). */
+  mtaStsMaxCachedPolicies: 10_000,
 } as const;
 
 export const WEBHOOK_LIMITS = {
