@@ -6,7 +6,7 @@
  *   each in its own transaction; a file newer than this code is refused.
  * - Message text (bodies, decoded text) never reaches SQLite uncompressed
  *   except inside the FTS5 index (contentless: only the trigram index is
- *   kept, never the text). Small per-message facts (sort keys, the v3 head
+ *   kept, never the text). Small per-message facts (sort keys, the v4 head
  *   record) are stored as they are; like everything, they are encrypted.
  * - A migration that needs more than SQL names an engine step that runs
  *   inside the same transaction (v2: re-encode content records, rebuild the
@@ -14,22 +14,24 @@
  * - `contents` holds only the small per-message facts that SEARCH, SORT and
  *   THREAD read for every message; the large compressed indexer output lives
  *   in `content_data`, so scanning a folder never reads through it.
- * - v3: `content_heads` keeps a small head record per content
+ * - v4: `content_heads` keeps a small head record per content
  *   (content-record.ts: ENVELOPE, BODYSTRUCTURE, header fields), filled for
  *   existing contents by the migration; FETCH ENVELOPE and header SEARCH read
  *   only it.
  * - Message bytes are stored as segments: inline chunks, or references to blobs
  *   (large leaf parts) kept once per SHA-256 with a reference count.
  * - Dates are ISO-8601 UTC strings.
+ * - A folder row carries its keyword list and its first unclaimed \Recent UID
+ *   (v3), so SELECT reads both from one row and a claim is one row update.
  */
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /**
  * Work a migration needs besides its SQL, run by the engine in the same
  * transaction after `MIGRATIONS[v]`, followed by `after`.
  */
-export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes" | "content-heads"; after: string } | undefined> = {
+export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes" | "folder-keywords" | "content-heads"; after: string } | undefined> = {
   2: {
     step: "content-records-and-indexes",
     after: `
@@ -39,7 +41,8 @@ export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexe
       ALTER TABLE contents DROP COLUMN codec;
     `,
   },
-  3: { step: "content-heads", after: "" },
+  3: { step: "folder-keywords", after: "" },
+  4: { step: "content-heads", after: "" },
 };
 
 export const MIGRATIONS: Record<number, string> = {
@@ -146,9 +149,18 @@ export const MIGRATIONS: Record<number, string> = {
     DROP TABLE fts;
     CREATE VIRTUAL TABLE fts USING fts5(header, body, content='', contentless_delete=1, detail=none, tokenize='trigram case_sensitive 0');
   `,
+  // Per-folder keyword list (" $A $B ", like messages.flags; filled from the
+  // stored flags by the "folder-keywords" step) and \Recent claims: messages
+  // with uid >= first_recent_uid are not claimed yet. Mail stored before the
+  // upgrade counts as already seen by some session.
+  3: `
+    ALTER TABLE folders ADD COLUMN keywords TEXT NOT NULL DEFAULT ' ';
+    ALTER TABLE folders ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+    UPDATE folders SET first_recent_uid = uidnext;
+  `,
   // FETCH ENVELOPE/BODYSTRUCTURE and header SEARCH read a small head record
   // instead of inflating the whole content record (text and MIME tree).
-  3: `
+  4: `
     CREATE TABLE content_heads (id INTEGER PRIMARY KEY, codec INTEGER NOT NULL, data BLOB NOT NULL);
   `,
 };

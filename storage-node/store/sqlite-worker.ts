@@ -15,8 +15,8 @@
  *   an open) is synced (fdatasync of the WAL file, on libuv's thread pool)
  *   before anything is answered. Meanwhile the mailbox's queue is paused —
  *   none of its answers, reads included, can show the unsynced state — while
- *   the thread serves its other mailboxes. Flag changes, expunges, folder and
- *   subscription changes are not synced on their own (like Dovecot's
+ *   the thread serves its other mailboxes. Flag changes, expunges, \Recent
+ *   claims, folder and subscription changes are not synced on their own (like Dovecot's
  *   mail_fsync=optimized): a power loss may take back the latest of them, a
  *   process crash never does; the next synced batch or checkpoint makes them
  *   durable too.
@@ -504,6 +504,11 @@ function handle(req: WorkerRequest): void {
       return enqueue(false, (e) => e.changesSince(a[0] as string, a[1] as number));
     case "quota":
       return enqueue(false, (e) => e.quota());
+    case "claimRecent": {
+      // A peek only reads; a claim is a (one-row) write in the group commit.
+      const peek = a[1] === true;
+      return enqueue(!peek, (e) => e.claimRecent(a[0] as string, peek));
+    }
     case "createFolder":
       return enqueue(true, (e) => e.createFolder(a[0] as string, (a[1] as never) ?? null));
     case "renameFolder":
