@@ -83,17 +83,21 @@ async function runStore(session: Session, args: StoreArgs, byUid: boolean): Prom
   if (!args.silent) {
     const modified = new Set(result.modified);
     const shown = uids.filter((uid) => !modified.has(uid));
-    if (shown.length > 0) {
-      for await (const message of storeIterable(mailbox.fetch(selected.name, toUidSet(shown), { flags: true, modseq: withModseq }))) {
-        const seq = tracker.seqOf(message.uid);
-        if (seq === 0) continue;
-        if (message.flags) tracker.announceKeywords(message.flags, session.out, false);
-        const parts = [`FLAGS ${formatFlags(tracker.flagsOf(message.uid, message.flags ?? []))}`];
-        if (byUid) parts.unshift(`UID ${message.uid}`);
-        if (withModseq && message.modseq !== undefined) parts.push(`MODSEQ (${message.modseq})`);
-        session.out.untagged(`${seq} FETCH (${parts.join(" ")})`);
-        await session.out.maybeFlush();
-      }
+    const changed = new Map(result.changed.map((change) => [change.uid, change]));
+    // Every shown message changed: the store's answer already holds its flags and
+    // modseq, so no second trip to the store. Otherwise the unchanged ones are read.
+    const messages = shown.every((uid) => changed.has(uid))
+      ? shown.map((uid) => changed.get(uid)!)
+      : storeIterable(mailbox.fetch(selected.name, toUidSet(shown), { flags: true, modseq: withModseq }));
+    for await (const message of messages) {
+      const seq = tracker.seqOf(message.uid);
+      if (seq === 0) continue;
+      if (message.flags) tracker.announceKeywords(message.flags, session.out, false);
+      const parts = [`FLAGS ${formatFlags(tracker.flagsOf(message.uid, message.flags ?? []))}`];
+      if (byUid) parts.unshift(`UID ${message.uid}`);
+      if (withModseq && message.modseq !== undefined) parts.push(`MODSEQ (${message.modseq})`);
+      session.out.untagged(`${seq} FETCH (${parts.join(" ")})`);
+      await session.out.maybeFlush();
     }
   } else if (withModseq) {
     // RFC 7162 §3.1.3: even with .SILENT, the new MODSEQ of each changed message is reported.
