@@ -15,7 +15,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EdgeBindings } from "../env.ts";
-import { lookupCredentials, recordGeneration, recordPasswordUse, resolveAlias } from "../directory.ts";
+import { announceNode, lookupCredentials, lookupNode, placeMailbox, recordGeneration, recordPasswordUse, resolveAlias } from "../directory.ts";
 import { HANDSHAKE_MAX_SKEW_MS, readHandshakeHeaders } from "../../../shared/tunnel/handshake.ts";
 import { HEARTBEAT_PING, HEARTBEAT_PONG, NodeToEdgeMethods, type TunnelMethodName, type TunnelMethods } from "../../../shared/tunnel/messages.ts";
 import { RpcPeer, type RpcResult } from "../../../shared/tunnel/rpc-peer.ts";
@@ -124,6 +124,12 @@ export class NodeTunnel extends DurableObject<EdgeBindings> {
           await recordGeneration(db, mailboxId, generation, nodeId);
           return { recorded: true };
         },
+        "node.announce": async ({ peerUrl }) => {
+          await announceNode(db, nodeId, peerUrl);
+          return { recorded: true };
+        },
+        "node.lookup": ({ nodeId: other }) => lookupNode(db, other),
+        "mailbox.place": async ({ mailboxId }) => ({ homeNode: await placeMailbox(db, mailboxId, nodeId) }),
       },
     });
     this.peers.set(ws, peer);
