@@ -132,7 +132,8 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
   const announce = () => {
     tunnel.call("node.announce", { peerUrl }).then(
       (result) => {
-        if (!result.ok) peerLogger.warn({ code: result.error.code }, "peer URL not announced to the edge");
+        if (result.ok) peerLogger.info({ peerUrl }, "peer URL announced");
+        else peerLogger.warn({ code: result.error.code }, "peer URL not announced to the edge");
       },
       () => undefined,
     );

@@ -1,0 +1,236 @@
+/**
+ * Inbound mail relayed to the mailbox's home node, with real processes: the
+ * edge in workerd, two storage-node processes A and B, real SMTP (nodemailer)
+ * into A's MX, real IMAP (imapflow) on B.
+ *
+ * The mailbox is homed on B (its first login is on B). Checked: mail sent to
+ * A's MX reads back on B byte for byte below the trace headers, and an IDLE
+ * session on B sees it; with B down A still answers 250, keeps only sealed
+ * bytes on disk, and delivers exactly once when B is back; SIGKILL of A after
+ * 250 while B is down loses nothing and doubles nothing; B's peer port
+ * refuses a forged or replayed handshake.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ImapFlow } from "imapflow";
+import nodemailer from "nodemailer";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { generateNodeKeyPair, handshakeHeaders, signHandshake, type HandshakeData } from "../../shared/tunnel/handshake.ts";
+import { peerContext } from "../../shared/tunnel/peer-handshake.ts";
+import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
+import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
+import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
+import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
+
+interface NodeSlot {
+  keys: { nodeId: string; secretKey: string; publicKey: string };
+  dataDir: string;
+  spoolKey: string;
+  mxPort: number;
+  peerPort: number;
+  process: NodeProcessHandle | null;
+}
+
+function imapClient(port: number, who: { address: string; password: string }): ImapFlow {
+  return new ImapFlow({ host: "127.0.0.1", port, secure: false, auth: { user: who.address, pass: who.password }, logger: false, tls: { rejectUnauthorized: false } });
+}
+
+function message(to: string, marker: string): Buffer {
+  return Buffer.from(
+    `From: <sender@elsewhere.example>\r\nTo: <${to}>\r\nSubject: relay ${marker}\r\nMessage-ID: <${marker}@elsewhere.example>\r\n\r\n` +
+      `confidential body ${marker}\r\nsecond line\r\n`,
+  );
+}
+
+async function send(port: number, to: string, raw: Buffer): Promise<string> {
+  const transport = nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true });
+  try {
+    const info = (await transport.sendMail({ envelope: { from: "sender@elsewhere.example", to: [to] }, raw })) as { response: string };
+    return info.response;
+  } finally {
+    transport.close();
+  }
+}
+
+/** Every INBOX message on B whose body carries `marker`, as raw bytes. */
+async function messagesWith(port: number, who: { address: string; password: string }, marker: string): Promise<Buffer[]> {
+  const client = imapClient(port, who);
+  await client.connect();
+  try {
+    const lock = await client.getMailboxLock("INBOX");
+    try {
+      const found: Buffer[] = [];
+      for await (const fetched of client.fetch("1:*", { source: true })) {
+        if (fetched.source && fetched.source.includes(marker)) found.push(fetched.source);
+      }
+      return found;
+    } finally {
+      lock.release();
+    }
+  } finally {
+    await client.logout();
+  }
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+function rawDial(port: number, handshake: HandshakeData): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(`ws://127.0.0.1:${port}`, { headers: handshakeHeaders(handshake) });
+    socket.on("unexpected-response", (_request, response) => {
+      socket.terminate();
+      resolve(response.statusCode ?? 0);
+    });
+    socket.on("open", () => {
+      socket.terminate();
+      resolve(101);
+    });
+    socket.on("error", () => resolve(0));
+  });
+}
+
+describe("mail relayed to the home node over the peer link", () => {
+  let edge: EdgeHandle;
+  let alice: TestMailboxData;
+  let a: NodeSlot;
+  let b: NodeSlot;
+
+  const slot = async (label: string): Promise<NodeSlot> => ({
+    keys: await registerTestNode(edge, label),
+    dataDir: await mkdtemp(path.join(tmpdir(), `sealbox-peer-${label}-`)),
+    spoolKey: newSpoolKey(),
+    mxPort: await freePort(),
+    peerPort: await freePort(),
+    process: null,
+  });
+
+  const start = async (node: NodeSlot): Promise<NodeProcessHandle> => {
+    node.process = await startNodeProcess({
+      edgeUrl: edge.url,
+      nodeId: node.keys.nodeId,
+      secretKey: node.keys.secretKey,
+      dataDir: node.dataDir,
+      env: {
+        SEALBOX_SPOOL_KEY: node.spoolKey,
+        SEALBOX_MX_PORT: String(node.mxPort),
+        SEALBOX_PEER_PORT: String(node.peerPort),
+        SEALBOX_DNS_SERVERS: "127.0.0.1:9",
+        SEALBOX_RELAY_RETRY_BASE_MS: "200",
+        SEALBOX_LOG_LEVEL: "info",
+      },
+    });
+    const started = node.process;
+    await eventually(() => started.logs.some((l) => l.msg === "peer URL announced"), 20_000, "the peer URL to be announced");
+    return started;
+  };
+
+  const relayedCount = (node: NodeSlot) => node.process?.logs.filter((l) => l.msg === "queued mail relayed to its home node").length ?? 0;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    a = await slot("a");
+    b = await slot("b");
+    alice = await createTestMailbox(edge, "alice");
+    await Promise.all([start(a), start(b)]);
+    // The first login places the mailbox on B.
+    const client = imapClient(b.process!.imapPort, alice);
+    await client.connect();
+    await client.logout();
+  });
+
+  afterAll(async () => {
+    await a?.process?.kill();
+    await b?.process?.kill();
+    await edge?.stop();
+  });
+
+  it("delivers mail sent to A into the mailbox on B, byte for byte, and B's IDLE session sees it", async () => {
+    const idle = imapClient(b.process!.imapPort, alice);
+    await idle.connect();
+    try {
+      await idle.mailboxOpen("INBOX");
+      const seen = new Promise<void>((resolve) => idle.on("exists", () => resolve()));
+      const marker = `m${randomBytes(6).toString("hex")}`;
+      const raw = message(alice.address, marker);
+      expect(await send(a.mxPort, alice.address, raw)).toMatch(/^250 /);
+      await seen;
+      const lock = await idle.getMailboxLock("INBOX");
+      let source: Buffer | undefined;
+      try {
+        const fetched = await idle.fetchOne("*", { source: true });
+        source = fetched ? fetched.source : undefined;
+      } finally {
+        lock.release();
+      }
+      expect(source).toBeDefined();
+      expect(source!.toString("latin1")).toMatch(/^Received: from [^\r\n]*\r\n\s+by localhost \(Sealbox\)/m);
+      expect(withoutTraceHeaders(source!).equals(raw)).toBe(true);
+    } finally {
+      await idle.logout();
+    }
+    // Relayed at once: nothing waits in A's relay queue.
+    expect(relayedCount(a)).toBe(0);
+  });
+
+  it("answers 250 with B down, keeps only sealed bytes, and delivers exactly once when B is back", async () => {
+    await b.process!.stop();
+    const marker = `q${randomBytes(6).toString("hex")}`;
+    expect(await send(a.mxPort, alice.address, message(alice.address, marker))).toMatch(/^250 /);
+    await eventually(() => a.process!.logs.some((l) => l.msg === "home node not reachable; relay queued"), 10_000, "the relay to be queued");
+    for (const file of await filesUnder(a.dataDir)) {
+      const bytes = await readFile(file);
+      expect(bytes.includes(marker), `plaintext in ${path.relative(a.dataDir, file)}`).toBe(false);
+      expect(bytes.includes("confidential body"), `plaintext in ${path.relative(a.dataDir, file)}`).toBe(false);
+    }
+    await start(b);
+    await eventually(() => relayedCount(a) >= 1, 60_000, "A to relay the queued mail");
+    expect(await messagesWith(b.process!.imapPort, alice, marker)).toHaveLength(1);
+  });
+
+  it("keeps a 250'd message across SIGKILL of A while B is down, and delivers it once", async () => {
+    await b.process!.stop();
+    const marker = `k${randomBytes(6).toString("hex")}`;
+    expect(await send(a.mxPort, alice.address, message(alice.address, marker))).toMatch(/^250 /);
+    await a.process!.kill();
+    await start(b);
+    await start(a);
+    await eventually(() => relayedCount(a) >= 1, 60_000, "the restarted A to relay the queued mail");
+    const found = await messagesWith(b.process!.imapPort, alice, marker);
+    expect(found).toHaveLength(1);
+    expect(withoutTraceHeaders(found[0]).equals(message(alice.address, marker))).toBe(true);
+  });
+
+  it("refuses a forged or replayed peer handshake on B's peer port", async () => {
+    const port = b.peerPort;
+    const target = peerContext(b.keys.nodeId);
+    const forger = generateNodeKeyPair();
+    expect(await rawDial(port, signHandshake(a.keys.nodeId, forger.secretKey, Date.now(), target))).toBe(401);
+    expect(await rawDial(port, signHandshake("node_unregistered", forger.secretKey, Date.now(), target))).toBe(401);
+    expect(await rawDial(port, signHandshake(a.keys.nodeId, a.keys.secretKey, Date.now() - 10 * 60_000, target))).toBe(401);
+    const good = signHandshake(a.keys.nodeId, a.keys.secretKey, Date.now(), target);
+    expect(await rawDial(port, good)).toBe(101);
+    expect(await rawDial(port, good)).toBe(401);
+  });
+
+  it("never logs message content, addresses or keys", () => {
+    for (const node of [a, b]) {
+      const output = node.process!.output();
+      expect(output).not.toContain("confidential body");
+      expect(output).not.toContain(alice.address);
+      expect(output).not.toContain(alice.password);
+      expect(output).not.toContain(node.spoolKey);
+      expect(output).not.toContain(node.keys.secretKey);
+    }
+  });
+});
