@@ -223,6 +223,23 @@ describe("mail relayed to the home node over the peer link", () => {
     expect(await rawDial(port, good)).toBe(401);
   });
 
+  it("places a mailbox nobody has logged in to on the node that receives its first mail, where the first login drains it", async () => {
+    const bob = await createTestMailbox(edge, "bob");
+    const marker = `p${randomBytes(6).toString("hex")}`;
+    expect(await send(b.mxPort, bob.address, message(bob.address, marker))).toMatch(/^250 /);
+    // The edge now names B as the home node, whichever node asks.
+    const response = await fetch(`${edge.url}/v1/admin/directory/route`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ address: bob.address }),
+    });
+    expect(((await response.json()) as { homeNode: string | null }).homeNode).toBe(b.keys.nodeId);
+    // Mail for it arriving at A is relayed to B as well.
+    const second = `${marker}x`;
+    expect(await send(a.mxPort, bob.address, message(bob.address, second))).toMatch(/^250 /);
+    expect(await messagesWith(b.process!.imapPort, bob, marker)).toHaveLength(2);
+  });
+
   it("never logs message content, addresses or keys", () => {
     for (const node of [a, b]) {
       const output = node.process!.output();
