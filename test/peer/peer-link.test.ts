@@ -10,6 +10,9 @@
  * the limits (frame size, pending calls, links per peer, idle close) at their
  * edges.
  */
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { HANDSHAKE_MAX_SKEW_MS, generateNodeKeyPair, handshakeHeaders, signHandshake, type HandshakeData } from "../../shared/tunnel/handshake.ts";
@@ -19,6 +22,7 @@ import { createLogger } from "../../storage-node/log.ts";
 import { PeerDirectory } from "../../storage-node/peer/peer-directory.ts";
 import { PeerPool } from "../../storage-node/peer/peer-pool.ts";
 import { PeerServer, type PeerServerOptions } from "../../storage-node/peer/peer-server.ts";
+import { ensureSelfSignedCertificate } from "../../storage-node/tls/self-signed.ts";
 import { eventually } from "../support/api.ts";
 
 const logger = createLogger("silent");
@@ -48,9 +52,12 @@ describe("peer links", () => {
   });
 
   /** Node B accepting links; `received` collects what reached its handler. */
-  async function acceptor(node: TestNode, options: { limits?: PeerServerOptions["limits"]; slow?: Promise<void>; registerAs?: TestNode } = {}) {
+  async function acceptor(
+    node: TestNode,
+    options: { limits?: PeerServerOptions["limits"]; slow?: Promise<void>; registerAs?: TestNode; tls?: { key: string; cert: string } } = {},
+  ) {
     const received: RelayEntryData[] = [];
-    const server = new PeerServer({ nodeId: node.nodeId, nodeSecretKey: node.secretKey, directory: directory(), logger, limits: options.limits });
+    const server = new PeerServer({ nodeId: node.nodeId, nodeSecretKey: node.secretKey, directory: directory(), logger, limits: options.limits, tls: options.tls });
     server.handle("spool.relay", async (params) => {
       received.push(params);
       await options.slow;
@@ -58,15 +65,15 @@ describe("peer links", () => {
     });
     const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
     closers.push(() => server.close());
-    const url = `ws://127.0.0.1:${port}`;
+    const url = `${options.tls ? "wss" : "ws"}://127.0.0.1:${port}`;
     const registered = options.registerAs ?? node;
     registry.set(registered.nodeId, { nodeId: registered.nodeId, publicKey: registered.publicKey, peerUrl: url });
     return { server, url, received };
   }
 
-  function dialler(node: TestNode, limits?: ConstructorParameters<typeof PeerPool>[0]["limits"]) {
+  function dialler(node: TestNode, limits?: ConstructorParameters<typeof PeerPool>[0]["limits"], ca?: string) {
     registry.set(node.nodeId, { nodeId: node.nodeId, publicKey: node.publicKey, peerUrl: null });
-    const pool = new PeerPool({ nodeId: node.nodeId, nodeSecretKey: node.secretKey, directory: directory(), logger, limits });
+    const pool = new PeerPool({ nodeId: node.nodeId, nodeSecretKey: node.secretKey, directory: directory(), logger, limits, ca });
     closers.push(() => pool.close());
     return pool;
   }
@@ -98,6 +105,18 @@ describe("peer links", () => {
     // The link is reused for the next call.
     expect(await pool.call("node-b", "spool.relay", entry("d1.1"), 5_000)).toMatchObject({ ok: true });
     expect(pool.openLinks).toBe(1);
+  });
+
+  it("runs over TLS (wss://) and refuses a peer certificate it does not trust", async () => {
+    const a = testNode("node-a");
+    const b = testNode("node-b");
+    const tls = await ensureSelfSignedCertificate(await mkdtemp(path.join(tmpdir(), "sealbox-peer-tls-")), "localhost");
+    const { received } = await acceptor(b, { tls });
+    const trusting = dialler(a, undefined, tls.cert);
+    expect(await trusting.call("node-b", "spool.relay", entry("t1"), 5_000)).toEqual({ ok: true, value: { stored: true } });
+    const untrusting = dialler(a);
+    expect(await untrusting.call("node-b", "spool.relay", entry("t2"), 5_000)).toMatchObject({ ok: false, error: { code: "peer-unavailable" } });
+    expect(received.map((r) => r.id)).toEqual(["t1"]);
   });
 
   it("refuses a dialler whose key is not the registered one", async () => {

@@ -179,8 +179,9 @@ describe("mail relayed to the home node over the peer link", () => {
     } finally {
       await idle.logout();
     }
-    // Relayed at once: nothing waits in A's relay queue.
+    // Relayed at once, not through the queue.
     expect(relayedCount(a)).toBe(0);
+    expect(a.process!.logs.some((l) => l.msg === "home node not reachable; relay queued")).toBe(false);
   });
 
   it("answers 250 with B down, keeps only sealed bytes, and delivers exactly once when B is back", async () => {
