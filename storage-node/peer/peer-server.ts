@@ -18,6 +18,9 @@
  *   answered `busy` without running.
  * - Requests are validated against `PeerMethods` by RpcPeer before a handler
  *   runs; a handler's exception text never crosses the wire.
+ * - A link that has not answered a WebSocket ping within PEER_LIMITS.idleMs is
+ *   terminated, so a peer lost without a FIN (network partition) does not
+ *   hold one of its slots for ever.
  */
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
@@ -56,6 +59,8 @@ export class PeerServer {
   /** Proofs to put into the 101 answer, by request. */
   private readonly proofs = new WeakMap<IncomingMessage, string>();
   private readonly limits: { maxFrameBytes: number; maxPendingCalls: number; maxConnectionsPerPeer: number };
+  private readonly alive = new WeakMap<WebSocket, boolean>();
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(options: PeerServerOptions) {
     this.options = options;
@@ -92,11 +97,24 @@ export class PeerServer {
         resolve();
       });
     });
+    this.heartbeat = setInterval(() => {
+      for (const client of this.wss.clients) {
+        if (this.alive.get(client) === false) {
+          client.terminate();
+          continue;
+        }
+        this.alive.set(client, false);
+        client.ping();
+      }
+    }, PEER_LIMITS.idleMs);
+    this.heartbeat.unref();
     const address = this.server.address();
     return { port: typeof address === "object" && address !== null ? address.port : options.port };
   }
 
   async close(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
     for (const client of this.wss.clients) client.close(1001, "node shutting down");
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -162,6 +180,8 @@ export class PeerServer {
       handlers,
     });
     this.options.logger.debug({ peer: peerId }, "peer link accepted");
+    this.alive.set(ws, true);
+    ws.on("pong", () => this.alive.set(ws, true));
     ws.on("message", (data, isBinary) => {
       if (isBinary) {
         ws.close(1003, "text frames only");

@@ -22,6 +22,7 @@ import { generateNodeKeyPair, handshakeHeaders, signHandshake, type HandshakeDat
 import { peerContext } from "../../shared/tunnel/peer-handshake.ts";
 import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
 import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
+import { openImapWire } from "../support/imap-wire.ts";
 import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
 import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
 
@@ -156,29 +157,27 @@ describe("mail relayed to the home node over the peer link", () => {
   });
 
   it("delivers mail sent to A into the mailbox on B, byte for byte, and B's IDLE session sees it", async () => {
-    const idle = imapClient(b.process!.imapPort, alice);
-    await idle.connect();
+    const idle = await openImapWire(b.process!.imapPort);
+    const marker = `m${randomBytes(6).toString("hex")}`;
+    const raw = message(alice.address, marker);
     try {
-      await idle.mailboxOpen("INBOX");
-      const seen = new Promise<void>((resolve) => idle.on("exists", () => resolve()));
-      const marker = `m${randomBytes(6).toString("hex")}`;
-      const raw = message(alice.address, marker);
+      expect((await idle.command(`LOGIN ${alice.address} "${alice.password}"`)).status).toMatch(/^OK/);
+      const selected = await idle.command("SELECT INBOX");
+      const before = Number(selected.lines.map((l) => /^\* (\d+) EXISTS$/.exec(l)?.[1]).find((n) => n !== undefined));
+      idle.send("i1 IDLE");
+      expect(await idle.readLine()).toMatch(/^\+ /);
       expect(await send(a.mxPort, alice.address, raw)).toMatch(/^250 /);
-      await seen;
-      const lock = await idle.getMailboxLock("INBOX");
-      let source: Buffer | undefined;
-      try {
-        const fetched = await idle.fetchOne("*", { source: true });
-        source = fetched ? fetched.source : undefined;
-      } finally {
-        lock.release();
-      }
-      expect(source).toBeDefined();
-      expect(source!.toString("latin1")).toMatch(/^Received: from [^\r\n]*\r\n\s+by localhost \(Sealbox\)/m);
-      expect(withoutTraceHeaders(source!).equals(raw)).toBe(true);
+      // RFC 2177: the new message is announced while the client idles.
+      expect(await idle.readLine()).toBe(`* ${before + 1} EXISTS`);
+      idle.send("DONE");
+      for (let line = await idle.readLine(); !line.startsWith("i1 "); line = await idle.readLine());
     } finally {
-      await idle.logout();
+      idle.close();
     }
+    const found = await messagesWith(b.process!.imapPort, alice, marker);
+    expect(found).toHaveLength(1);
+    expect(found[0].toString("latin1")).toMatch(/^Received: from [^\r\n]*\r\n\s+by localhost \(Sealbox\)/m);
+    expect(withoutTraceHeaders(found[0]).equals(raw)).toBe(true);
     // Relayed at once, not through the queue.
     expect(relayedCount(a)).toBe(0);
     expect(a.process!.logs.some((l) => l.msg === "home node not reachable; relay queued")).toBe(false);
