@@ -35,7 +35,7 @@ export interface PeerPoolOptions {
   logger: Logger;
   /** Extra trusted CA (PEM) for wss:// peers. */
   ca?: string;
-  limits?: Partial<Pick<typeof PEER_LIMITS, "maxFrameBytes" | "maxPendingCalls" | "idleMs" | "backoffBaseMs" | "backoffMaxMs" | "handshakeTimeoutMs">>;
+  limits?: { [K in "maxFrameBytes" | "maxPendingCalls" | "idleMs" | "backoffBaseMs" | "backoffMaxMs" | "handshakeTimeoutMs"]?: number };
 }
 
 interface Link {
@@ -60,7 +60,7 @@ export class PeerPool {
   private readonly links = new Map<string, Link>();
   private readonly dialling = new Map<string, Promise<Link | Failure>>();
   private readonly backoff = new Map<string, Backoff>();
-  private readonly limits: Required<NonNullable<PeerPoolOptions["limits"]>>;
+  private readonly limits: { [K in keyof NonNullable<PeerPoolOptions["limits"]>]-?: number };
   private closed = false;
 
   constructor(options: PeerPoolOptions) {

@@ -42,7 +42,7 @@ export interface PeerServerOptions {
   /** PEM key and certificate: serve wss:// instead of ws://. */
   tls?: { key: string; cert: string };
   /** Overrides of limits (tests of their edges). */
-  limits?: Partial<Pick<typeof PEER_LIMITS, "maxFrameBytes" | "maxPendingCalls" | "maxConnectionsPerPeer">>;
+  limits?: { [K in "maxFrameBytes" | "maxPendingCalls" | "maxConnectionsPerPeer"]?: number };
 }
 
 type PeerMethodName = keyof typeof PeerMethods & TunnelMethodName;
