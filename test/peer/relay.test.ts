@@ -19,7 +19,15 @@ import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { generateNodeKeyPair, handshakeHeaders, signHandshake, type HandshakeData } from "../../shared/tunnel/handshake.ts";
+import { fromBase64 } from "../../shared/crypto/encoding.ts";
+import { seal } from "../../shared/crypto/sealing.ts";
+import type { RelayEntryData } from "../../shared/tunnel/messages.ts";
 import { peerContext } from "../../shared/tunnel/peer-handshake.ts";
+import { createLogger } from "../../storage-node/log.ts";
+import { newDeliveryId } from "../../storage-node/mx/delivery.ts";
+import { PeerDirectory } from "../../storage-node/peer/peer-directory.ts";
+import { PeerPool } from "../../storage-node/peer/peer-pool.ts";
+import { spoolSealContext } from "../../storage-node/spool/draining-store.ts";
 import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
 import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
 import { openImapWire } from "../support/imap-wire.ts";
@@ -238,6 +246,51 @@ describe("mail relayed to the home node over the peer link", () => {
     const second = `${marker}x`;
     expect(await send(a.mxPort, bob.address, message(bob.address, second))).toMatch(/^250 /);
     expect(await messagesWith(b.process!.imapPort, bob, marker)).toHaveLength(2);
+  });
+
+  it("absorbs a relay repeated after a lost acknowledgement, before and after the drain", async () => {
+    const route = (await (
+      await fetch(`${edge.url}/v1/admin/directory/route`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+        body: JSON.stringify({ address: alice.address }),
+      })
+    ).json()) as { aliasId: string; mailboxId: string; sealingPublicKey: string };
+    const marker = `r${randomBytes(6).toString("hex")}`;
+    const raw = message(alice.address, marker);
+    const id = `${newDeliveryId()}.0`;
+    const entry: RelayEntryData = {
+      id,
+      mailboxId: route.mailboxId,
+      aliasId: route.aliasId,
+      receivedAt: Date.now(),
+      size: raw.length,
+      sealed: Buffer.from(seal(fromBase64(route.sealingPublicKey), raw, spoolSealContext(id))).toString("base64"),
+    };
+    // This test process dials B as node A would (A's key; B checks it at the real edge).
+    const pool = new PeerPool({
+      nodeId: a.keys.nodeId,
+      nodeSecretKey: a.keys.secretKey,
+      directory: new PeerDirectory(async () => ({ nodeId: b.keys.nodeId, publicKey: b.keys.publicKey, peerUrl: `ws://127.0.0.1:${b.peerPort}` })),
+      logger: createLogger("silent"),
+    });
+    try {
+      expect(await pool.call(b.keys.nodeId, "spool.relay", entry, 10_000)).toEqual({ ok: true, value: { stored: true } });
+      expect(await pool.call(b.keys.nodeId, "spool.relay", entry, 10_000)).toEqual({ ok: true, value: { stored: true } });
+      expect(await messagesWith(b.process!.imapPort, alice, marker)).toHaveLength(1);
+      // Once more after the drain removed it from B's spool: the mailbox's dedupe key absorbs it.
+      expect(await pool.call(b.keys.nodeId, "spool.relay", entry, 10_000)).toEqual({ ok: true, value: { stored: true } });
+      const found = await messagesWith(b.process!.imapPort, alice, marker);
+      expect(found).toHaveLength(1);
+      expect(withoutTraceHeaders(found[0]).equals(raw)).toBe(true);
+      // Malformed sealed bytes are refused, not stored.
+      expect(await pool.call(b.keys.nodeId, "spool.relay", { ...entry, id: `${id}x`, sealed: "not base64!" }, 10_000)).toMatchObject({
+        ok: false,
+        error: { code: "invalid-params" },
+      });
+    } finally {
+      await pool.close();
+    }
   });
 
   it("never logs message content, addresses or keys", () => {
