@@ -67,6 +67,12 @@ export const NodeToEdgeMethods = {
   "node.lookup": z.object({ nodeId: z.string().min(1).max(64) }),
   // Mail arrived for a mailbox with no home node yet: place it on the asking node, first come.
   "mailbox.place": z.object({ mailboxId: z.string().min(1).max(64) }),
+  // One webhook delivery outcome; `error` is a failure class ("HTTP 503", "TimeoutError"), never a body.
+  "webhook.status": z.object({
+    webhookId: z.string().min(1).max(64),
+    outcome: z.enum(["success", "failure", "abandoned"]),
+    error: z.string().max(200).optional(),
+  }),
 } as const;
 
 /**
@@ -131,6 +137,7 @@ export interface TunnelMethods {
   "node.lookup": { params: { nodeId: string }; result: PeerNodeData | null };
   "mailbox.place": { params: { mailboxId: string }; result: { homeNode: string | null } };
   "spool.relay": { params: RelayEntryData; result: { stored: true } };
+  "webhook.status": { params: { webhookId: string; outcome: "success" | "failure" | "abandoned"; error?: string }; result: { recorded: true } };
   "node.ping": { params: Record<string, never>; result: { pong: true; time: number } };
   "node.status": { params: Record<string, never>; result: NodeStatusData };
   "address.changed": { params: { address: string }; result: { invalidated: true } };

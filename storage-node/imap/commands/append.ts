@@ -11,6 +11,8 @@
  * - MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): if a later message fails,
  *   the ones already written in this command are expunged again before NO.
  * - OK is sent only after the store resolved, i.e. the message is durable.
+ * - \Recent in the flag list is BAD (RFC 3501 §9 `flag`); a keyword beyond the
+ *   folder's limit is NO [LIMIT] (RFC 5530) and nothing is stored.
  */
 import type { AppendData } from "../../store/types.ts";
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
@@ -20,6 +22,7 @@ import { toUidSet } from "../tracker.ts";
 import { ParseError, type CommandCursor, type StreamedLiteral } from "../wire/command-cursor.ts";
 import { formatUidSet, parseDateTime } from "../wire/format.ts";
 import { readMailboxName } from "./mailbox-argument.ts";
+import { readStoredFlag } from "./store.ts";
 
 interface AppendMessage {
   flags: string[];
@@ -42,8 +45,7 @@ async function readMessage(cursor: CommandCursor, session: Session): Promise<App
   let internalDate: Date | undefined;
   if (cursor.peekChar("(")) {
     await cursor.list(() => {
-      const flag = cursor.flag();
-      if (flag.toLowerCase() !== "\\recent") flags.push(flag);
+      flags.push(readStoredFlag(cursor));
     });
     cursor.sp();
   }
