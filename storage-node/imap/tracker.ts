@@ -13,6 +13,10 @@
  *   message appended elsewhere is invisible until its EXISTS went out.
  * - Flag changes this session already reported itself (STORE, implicit \Seen)
  *   are not reported again by `sync`.
+ * - `resyncModseq` never passes a change this client has not been told about:
+ *   while expunges are held back it stays at the mod-sequence from before the
+ *   first of them (RFC 7162 §3.2.10, RFC 5162 erratum 1810), so a client that
+ *   resynchronizes from it loses nothing.
  */
 
 import type { ChangesData, Mailbox, UidSet } from "../store/types.ts";
@@ -32,6 +36,8 @@ export class SequenceTracker {
   modseq: number;
   private pendingExpunges = new Set<number>();
   private reported = new Map<number, number>();
+  /** `modseq` before the sync that first held an expunge back. */
+  private pendingSince = 0;
 
   constructor(uids: number[], modseq: number) {
     this.uids = uids;
@@ -54,6 +60,11 @@ export class SequenceTracker {
       else high = mid - 1;
     }
     return 0;
+  }
+
+  /** The highest mod-sequence a client may resynchronize from (HIGHESTMODSEQ response code). */
+  get resyncModseq(): number {
+    return this.pendingExpunges.size > 0 ? this.pendingSince : this.modseq;
   }
 
   get hasPendingExpunges(): boolean {
@@ -160,6 +171,7 @@ export class SequenceTracker {
   async sync(mailbox: Mailbox, folder: string, out: ResponseWriter, options: SyncOptions): Promise<void> {
     const changes: ChangesData = await mailbox.changesSince(folder, this.modseq);
     const expunged = new Set(changes.expunged);
+    if (this.pendingExpunges.size === 0) this.pendingSince = this.modseq;
     for (const uid of changes.expunged) if (this.seqOf(uid) > 0) this.pendingExpunges.add(uid);
     const maxUid = this.uids.length > 0 ? this.uids[this.uids.length - 1] : 0;
     const added: number[] = [];

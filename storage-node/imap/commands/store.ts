@@ -38,7 +38,7 @@ async function parseStore(cursor: CommandCursor): Promise<StoreArgs> {
   cursor.sp();
   const flags: string[] = [];
   const add = (): void => {
-    const flag = cursor.flag();
+    const flag = cursor.messageFlag();
     if (flag.toLowerCase() !== "\\recent") flags.push(flag);
   };
   if (cursor.peekChar("(")) await cursor.list(add);
