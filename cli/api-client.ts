@@ -28,6 +28,14 @@ export interface AccountCreatedData {
   password: string;
 }
 
+export interface WebhookStatusData {
+  lastSuccessAt: string | null;
+  lastFailureAt: string | null;
+  lastFailure: string | null;
+  abandoned: number;
+  lastAbandonedAt: string | null;
+}
+
 export interface AliasData {
   address: string;
   localPart: string;
@@ -35,7 +43,7 @@ export interface AliasData {
   imap: boolean;
   quotaBytes: number | null;
   forwardTo: string[];
-  webhooks: { id: string; url: string; signingKey?: string }[];
+  webhooks: { id: string; url: string; signingKey?: string; status: WebhookStatusData }[];
   [key: string]: unknown;
 }
 

@@ -11,8 +11,14 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ApiClient, ApiError } from "./api-client.ts";
+import { ApiClient, ApiError, type WebhookStatusData } from "./api-client.ts";
 import { generateNodeKeyPair } from "../shared/tunnel/handshake.ts";
+
+/** One line per webhook for `alias show`: URL, last success, last failure (its class only) and abandoned deliveries. */
+function webhookStatusLine(url: string, status: WebhookStatusData): string {
+  const failure = status.lastFailureAt ? `${status.lastFailureAt} (${status.lastFailure ?? "error"})` : "never";
+  return `  ${url}\n    last success: ${status.lastSuccessAt ?? "never"}  last failure: ${failure}  abandoned: ${status.abandoned}`;
+}
 
 const USAGE = `usage: sealbox [--json] [--edge URL] [--token TOKEN] [--admin-token TOKEN] <command>
 
@@ -133,7 +139,10 @@ async function main(): Promise<void> {
     }
     case "alias show": {
       const alias = await api.getAlias(arg(2, "address"));
-      print(alias, JSON.stringify(alias, null, 2));
+      const hooks = alias.webhooks.map((hook) => webhookStatusLine(hook.url, hook.status));
+      print(alias, JSON.stringify({ ...alias, webhooks: undefined }, null, 2) + (hooks.length > 0 ? `
+webhooks:
+${hooks.join("\n")}` : ""));
       return;
     }
     case "alias delete": {

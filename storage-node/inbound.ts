@@ -25,12 +25,13 @@ import type { CredentialCache } from "./auth/credential-cache.ts";
 import { normalizeAddress } from "./auth/credential-cache.ts";
 import { OUTBOUND_LIMITS, WEBHOOK_LIMITS } from "./limits.ts";
 import type { Logger } from "./log.ts";
-import { Deliverer, newDeliveryId } from "./mx/delivery.ts";
+import { Deliverer, newDeliveryId, type WebhookTargetJobData } from "./mx/delivery.ts";
 import { createDnsResolver } from "./mx/dns-resolver.ts";
 import { MxServer, type MxLimitOverrides } from "./mx/mx-server.ts";
 import { RouteCache, RouteUnavailableError } from "./mx/route-cache.ts";
 import { buildDsn, statusFromReply } from "./outbound/dsn.ts";
 import { ForwardSender, type DkimKeyData, type ForwardJobTargetData } from "./outbound/forward-sender.ts";
+import { MtaStsResolver } from "./outbound/mta-sts.ts";
 import { NextHopResolver, parseStaticRoutes } from "./outbound/next-hops.ts";
 import { Srs } from "./outbound/srs.ts";
 import type { NodeSettings } from "./settings.ts";
@@ -105,6 +106,14 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
       throw new InboundSettingsError("dkimPrivateKeyPath cannot be read");
     }
   }
+  let outboundCa: string | null = null;
+  if (settings.outboundCaPath) {
+    try {
+      outboundCa = readFileSync(settings.outboundCaPath, "utf8");
+    } catch {
+      throw new InboundSettingsError("outboundCaPath cannot be read");
+    }
+  }
   let staticRoutes;
   try {
     staticRoutes = parseStaticRoutes(settings.staticRoutes);
@@ -124,6 +133,23 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
 
   const resolver = createDnsResolver(settings.dnsServers);
   const webhookSender = new WebhookSender({ allowPrivate: settings.allowPrivateWebhooks });
+  // The owner sees each webhook's last success/failure and abandoned count through the edge
+  // (best effort: a report lost while the tunnel is down is not retried).
+  const reportWebhook = (target: string, outcome: "success" | "failure" | "abandoned", error?: string) => {
+    let webhookId: string;
+    try {
+      webhookId = (JSON.parse(target) as WebhookTargetJobData).webhookId;
+    } catch {
+      return;
+    }
+    if (typeof webhookId !== "string" || webhookId.length === 0) return;
+    context.tunnel.call("webhook.status", { webhookId, outcome, ...(error ? { error: error.slice(0, 200) } : {}) }).then(
+      (result) => {
+        if (!result.ok) logger.debug({ webhookId, code: result.error.code }, "webhook status not recorded");
+      },
+      () => logger.debug({ webhookId }, "webhook status not recorded"),
+    );
+  };
   const webhooks = new JobQueue({
     spool,
     kind: "webhook",
@@ -132,17 +158,29 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     retryMaxMs: WEBHOOK_LIMITS.retryMaxMs,
     giveUpAfterMs: WEBHOOK_LIMITS.giveUpAfterMs,
     logger: logger.child({ service: "webhooks" }),
-    run: (job, message, signal) => webhookSender.send(job, message, signal),
+    async run(job, message, signal) {
+      const outcome = await webhookSender.send(job, message, signal);
+      if (outcome.kind === "done") reportWebhook(job.target, "success");
+      else if (outcome.kind === "retry" && !signal.aborted) reportWebhook(job.target, "failure", outcome.reason);
+      return outcome;
+    },
+    onGiveUp(job, _message, reason) {
+      reportWebhook(job.target, "abandoned", reason);
+      return Promise.resolve();
+    },
   });
   webhooks.start();
 
   const srs = new Srs(srsSecret);
+  const mtaSts = new MtaStsResolver({ resolver, ca: outboundCa, port: settings.mtaStsPort, logger: logger.child({ service: "mta-sts" }) });
   const forwardSender = new ForwardSender({
     hostname: settings.hostname,
     srs,
-    hops: new NextHopResolver({ staticRoutes, resolver, dohUrl: settings.dohUrl }),
+    hops: new NextHopResolver({ staticRoutes, resolver, dohUrl: settings.dohUrl, port: settings.outboundPort }),
     dkim,
-    logger,
+    logger: logger.child({ service: "forwarding" }),
+    mtaSts,
+    ca: outboundCa,
   });
   const forwards: JobQueue = new JobQueue({
     spool,
@@ -217,6 +255,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     await forwards.stop();
     await webhooks.stop();
     await webhookSender.close();
+    await mtaSts.close();
     spool.close();
     throw error;
   }
@@ -253,6 +292,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
       await forwards.stop();
       await webhooks.stop();
       await webhookSender.close();
+      await mtaSts.close();
       spool.close();
     },
   };

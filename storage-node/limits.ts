@@ -21,6 +21,11 @@ export const STORE_MAX_FOLDERS = 2_000;
 export const STORE_MAX_KEYWORD_CHARS = 128;
 /** Most distinct flags/keywords on one message. */
 export const STORE_MAX_FLAGS_PER_MESSAGE = 64;
+/**
+ * Most keywords one folder may define (its FLAGS list, RFC 3501 §7.2.6; the
+ * list only grows). A write that would define one more fails as `limit`.
+ */
+export const STORE_MAX_KEYWORDS_PER_FOLDER = 256;
 /** Longest dedupe key (spool id). */
 export const STORE_MAX_DEDUPE_KEY_CHARS = 256;
 /** Longest search string in a SEARCH key. */
@@ -194,6 +199,13 @@ export const OUTBOUND_LIMITS = {
   socketTimeoutMs: 5 * 60_000,
   /** Most bytes of the original message returned inside a DSN (headers always). */
   dsnMaxReturnedBytes: 64 * 1024,
+  /** MTA-STS policy fetch (RFC 8461 §3.3): largest policy body and whole-fetch timeout. */
+  mtaStsPolicyMaxBytes: 64 * 1024,
+  mtaStsFetchTimeoutMs: 30_000,
+  /** Longest a policy is cached, whatever its max_age says (RFC 8461 §3.2: max_age ≤ 31557600 s). */
+  mtaStsMaxAgeSeconds: 31_557_600,
+  /** Recipient domains whose MTA-STS policy is held in memory (oldest evicted). */
+  mtaStsMaxCachedPolicies: 10_000,
 } as const;
 
 export const WEBHOOK_LIMITS = {

@@ -40,6 +40,12 @@ export interface NodeSettings {
   dohUrl: string;
   /** Static next hops for forwarding, "domain=host:port;*=host:port" ("*" matches every domain). */
   staticRoutes: string;
+  /** SMTP port dialled on next hops found in DNS (MX or implicit MX); 25 in production, other values for tests. */
+  outboundPort: number;
+  /** HTTPS port of MTA-STS policy hosts; 443 in production, other values for tests. */
+  mtaStsPort: number;
+  /** PEM CA bundle that replaces the system's CAs for MTA-STS policy fetches and MX certificates; null = system CAs. */
+  outboundCaPath: string | null;
   /** Allow webhooks to private, loopback and link-local addresses (tests, closed networks). */
   allowPrivateWebhooks: boolean;
   /** Secret for SRS address hashes, base64; empty = derived from spoolKey. */
@@ -83,6 +89,9 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "dnsServers", env: "SEALBOX_DNS_SERVERS", kind: "string" },
   { key: "dohUrl", env: "SEALBOX_DOH_URL", kind: "string" },
   { key: "staticRoutes", env: "SEALBOX_STATIC_ROUTES", kind: "string" },
+  { key: "outboundPort", env: "SEALBOX_OUTBOUND_PORT", kind: "port" },
+  { key: "mtaStsPort", env: "SEALBOX_MTA_STS_PORT", kind: "port" },
+  { key: "outboundCaPath", env: "SEALBOX_OUTBOUND_CA", kind: "nullable-string" },
   { key: "allowPrivateWebhooks", env: "SEALBOX_ALLOW_PRIVATE_WEBHOOKS", kind: "bool" },
   { key: "srsSecret", env: "SEALBOX_SRS_SECRET", kind: "string" },
   { key: "dkimSelector", env: "SEALBOX_DKIM_SELECTOR", kind: "string" },
@@ -115,6 +124,9 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   dnsServers: "",
   dohUrl: "",
   staticRoutes: "",
+  outboundPort: 25,
+  mtaStsPort: 443,
+  outboundCaPath: null,
   allowPrivateWebhooks: false,
   srsSecret: "",
   dkimSelector: "sealbox",

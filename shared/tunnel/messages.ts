@@ -61,6 +61,12 @@ export const NodeToEdgeMethods = {
   "alias.resolve": AddressParamsSchema,
   "password.used": z.object({ passwordId: z.string().min(1).max(64) }),
   "mailbox.generation": z.object({ mailboxId: z.string().min(1).max(64), generation: z.number().int().nonnegative() }),
+  // One webhook delivery outcome; `error` is a failure class ("HTTP 503", "TimeoutError"), never a body.
+  "webhook.status": z.object({
+    webhookId: z.string().min(1).max(64),
+    outcome: z.enum(["success", "failure", "abandoned"]),
+    error: z.string().max(200).optional(),
+  }),
 } as const;
 
 /** Methods the edge calls on a node. */
@@ -85,6 +91,7 @@ export interface TunnelMethods {
   "alias.resolve": { params: { address: string }; result: AliasRouteData | null };
   "password.used": { params: { passwordId: string }; result: { recorded: true } };
   "mailbox.generation": { params: { mailboxId: string; generation: number }; result: { recorded: true } };
+  "webhook.status": { params: { webhookId: string; outcome: "success" | "failure" | "abandoned"; error?: string }; result: { recorded: true } };
   "node.ping": { params: Record<string, never>; result: { pong: true; time: number } };
   "node.status": { params: Record<string, never>; result: NodeStatusData };
   "address.changed": { params: { address: string }; result: { invalidated: true } };

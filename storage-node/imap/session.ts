@@ -301,6 +301,7 @@ export class Session {
       allowExpunge,
       condstore: this.condstore,
       qresync: this.qresync,
+      readOnly: this.selected.readOnly,
     });
   }
 

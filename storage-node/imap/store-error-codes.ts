@@ -20,6 +20,8 @@ const STORE_ERROR_RESPONSES: Record<StoreErrorKind, { code: string; text: string
   "bad-key": { code: "UNAVAILABLE", text: "Mailbox unavailable." },
   stale: { code: "UNAVAILABLE", text: "Mailbox unavailable." },
   cannot: { code: "CANNOT", text: "Operation not permitted." },
+  // RFC 5530 §3: "the number of flags used in a mailbox" is its own example (the only store limit today).
+  limit: { code: "LIMIT", text: "Too many keywords defined in this mailbox." },
   corrupt: { code: "CORRUPTION", text: "Mailbox is damaged." },
   temporary: { code: "UNAVAILABLE", text: "Temporary failure, try again later." },
 };

@@ -17,18 +17,30 @@
  *   while expunges are held back it stays at the mod-sequence from before the
  *   first of them (RFC 7162 §3.2.10, RFC 5162 erratum 1810), so a client that
  *   resynchronizes from it loses nothing.
+ * - A keyword reaches the client in FLAGS before any response that uses it
+ *   (RFC 3501 §7.2.6): `keywords` is what the client was told; anything new is
+ *   announced first (mailbox-flags.ts).
+ * - \Recent (RFC 3501 §2.3.2) is the UID ranges this session claimed from the
+ *   store (or peeked at, when read-only); it is never stored as a flag. After
+ *   new mail's EXISTS, and after EXPUNGEs, RECENT follows when the count
+ *   differs from the last one the client was told (as Dovecot does). Under IMAP4rev2 nothing is claimed (RFC 9051 dropped it).
  */
 
-import type { ChangesData, Mailbox, UidSet } from "../store/types.ts";
+import type { ChangesData, Mailbox, RecentClaimData, UidSet } from "../store/types.ts";
 import type { SequenceSet } from "./wire/command-cursor.ts";
 import type { ResponseWriter } from "./wire/response-writer.ts";
 import { CommandError } from "./command.ts";
+import { writeMailboxFlags } from "./mailbox-flags.ts";
 import { formatFlags, formatUidSet } from "./wire/format.ts";
+
+/** How a session takes part in \Recent: claims (read-write), peeks (read-only), or not at all (IMAP4rev2). */
+export type RecentMode = "claim" | "peek" | null;
 
 export interface SyncOptions {
   allowExpunge: boolean;
   condstore: boolean;
   qresync: boolean;
+  readOnly: boolean;
 }
 
 export class SequenceTracker {
@@ -38,6 +50,17 @@ export class SequenceTracker {
   private reported = new Map<number, number>();
   /** `modseq` before the sync that first held an expunge back. */
   private pendingSince = 0;
+  /** Keywords announced in FLAGS, and the same in lower case. */
+  keywords: string[] = [];
+  private keywordKeys = new Set<string>();
+  /** Half-open UID ranges [start, end) that are \Recent in this session, ascending and disjoint. */
+  private recentRanges: [number, number][] = [];
+  /** Every UID below this was claimed by someone (this session's last claim or peek). */
+  private claimedBelow = 0;
+  /** The RECENT count the client was last told. */
+  private reportedRecent = 0;
+  /** Set by SELECT/EXAMINE; null (IMAP4rev2, or no selection yet) means no \Recent at all. */
+  recentMode: RecentMode = null;
 
   constructor(uids: number[], modseq: number) {
     this.uids = uids;
@@ -65,6 +88,73 @@ export class SequenceTracker {
   /** The highest mod-sequence a client may resynchronize from (HIGHESTMODSEQ response code). */
   get resyncModseq(): number {
     return this.pendingExpunges.size > 0 ? this.pendingSince : this.modseq;
+  }
+
+  /**
+   * Makes sure the client knows every keyword in `keywords`: when one is new,
+   * FLAGS and PERMANENTFLAGS go out (before the caller writes what uses it).
+   */
+  announceKeywords(keywords: readonly string[], out: ResponseWriter, readOnly: boolean): void {
+    let grown = false;
+    for (const keyword of keywords) {
+      if (keyword.startsWith("\\")) continue;
+      const key = keyword.toLowerCase();
+      if (this.keywordKeys.has(key)) continue;
+      this.keywordKeys.add(key);
+      this.keywords.push(keyword);
+      grown = true;
+    }
+    if (grown) writeMailboxFlags(out, this.keywords, readOnly);
+  }
+
+  /** Sets the keywords SELECT announced. */
+  setKeywords(keywords: readonly string[]): void {
+    this.keywords = [...keywords];
+    this.keywordKeys = new Set(keywords.map((keyword) => keyword.toLowerCase()));
+  }
+
+  /** Adds a claim (or peek) from the store: its UIDs are \Recent here. */
+  addRecent(claim: RecentClaimData): void {
+    if (claim.uidNext > this.claimedBelow) this.claimedBelow = claim.uidNext;
+    if (claim.uidNext <= claim.firstUid) return;
+    const last = this.recentRanges[this.recentRanges.length - 1];
+    if (last && last[1] >= claim.firstUid) last[1] = Math.max(last[1], claim.uidNext);
+    else this.recentRanges.push([claim.firstUid, claim.uidNext]);
+  }
+
+  /** True when a claim may still give this session some of `uids` (ascending): they are past every claim so far. */
+  needsClaim(uids: readonly number[]): boolean {
+    return uids.length > 0 && uids[uids.length - 1] >= this.claimedBelow;
+  }
+
+  isRecent(uid: number): boolean {
+    for (const [start, end] of this.recentRanges) if (uid >= start && uid < end) return true;
+    return false;
+  }
+
+  /** Messages the client knows that are \Recent in this session. */
+  get recentCount(): number {
+    let count = 0;
+    for (const [start, end] of this.recentRanges) count += this.lowerBound(end) - this.lowerBound(start);
+    return count;
+  }
+
+  /** The \Recent UIDs as a store set (SEARCH RECENT/NEW/OLD); empty when there are none. */
+  recentUidSet(): UidSet {
+    return this.recentRanges.map(([start, end]) => ({ start, end: end - 1 }));
+  }
+
+  /** A message's flags as this session shows them: with \Recent when it is recent here. */
+  flagsOf(uid: number, flags: readonly string[]): string[] {
+    return this.recentRanges.length > 0 && this.isRecent(uid) ? [...flags, "\\Recent"] : [...flags];
+  }
+
+  /** Writes `n RECENT` when forced (SELECT) or when the count changed since the client was last told. */
+  reportRecent(out: ResponseWriter, force: boolean): void {
+    const count = this.recentCount;
+    if (!force && count === this.reportedRecent) return;
+    out.untagged(`${count} RECENT`);
+    this.reportedRecent = count;
   }
 
   get hasPendingExpunges(): boolean {
@@ -165,11 +255,13 @@ export class SequenceTracker {
     const removed = new Set(known);
     this.uids = this.uids.filter((uid) => !removed.has(uid));
     for (const uid of known) this.pendingExpunges.delete(uid);
+    if (this.recentMode !== null) this.reportRecent(out, false);
   }
 
   /** Brings the client up to date with changes made by other sessions. */
   async sync(mailbox: Mailbox, folder: string, out: ResponseWriter, options: SyncOptions): Promise<void> {
     const changes: ChangesData = await mailbox.changesSince(folder, this.modseq);
+    this.announceKeywords(changes.keywords, out, options.readOnly);
     const expunged = new Set(changes.expunged);
     if (this.pendingExpunges.size === 0) this.pendingSince = this.modseq;
     for (const uid of changes.expunged) if (this.seqOf(uid) > 0) this.pendingExpunges.add(uid);
@@ -189,15 +281,18 @@ export class SequenceTracker {
       const reportedModseq = this.reported.get(change.uid);
       if (reportedModseq !== undefined && reportedModseq >= change.modseq) continue;
       const modseq = options.condstore ? ` MODSEQ (${change.modseq})` : "";
-      out.untagged(`${seq} FETCH (UID ${change.uid} FLAGS ${formatFlags(change.flags)}${modseq})`);
+      out.untagged(`${seq} FETCH (UID ${change.uid} FLAGS ${formatFlags(this.flagsOf(change.uid, change.flags))}${modseq})`);
     }
     if (options.allowExpunge && this.pendingExpunges.size > 0) {
       this.reportExpunged([...this.pendingExpunges], out, options.qresync);
     }
     if (added.length > 0) {
       added.sort((a, b) => a - b);
+      // RFC 3501 §2.3.2: new mail is recent for the first session told about it.
+      if (this.recentMode !== null && this.needsClaim(added)) this.addRecent(await mailbox.claimRecent(folder, { peek: this.recentMode === "peek" }));
       for (const uid of added) if (this.uids[this.uids.length - 1] !== uid) this.uids.push(uid);
       out.untagged(`${this.uids.length} EXISTS`);
+      if (this.recentMode !== null) this.reportRecent(out, false);
     }
     this.reported.clear();
     if (changes.highestModseq > this.modseq) this.modseq = changes.highestModseq;

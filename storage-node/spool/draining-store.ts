@@ -205,6 +205,7 @@ function closingHandle(mailbox: Mailbox, onClose: () => void): Mailbox {
     sort: (folder, keys, criteria) => mailbox.sort(folder, keys, criteria),
     thread: (folder, algorithm, criteria) => mailbox.thread(folder, algorithm, criteria),
     changesSince: (folder, modseq) => mailbox.changesSince(folder, modseq),
+    claimRecent: (folder, options) => mailbox.claimRecent(folder, options),
     quota: () => mailbox.quota(),
     watch: (listener) => mailbox.watch(listener),
     close: async () => {

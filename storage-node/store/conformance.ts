@@ -18,6 +18,7 @@ import {
   STORE_MAX_FOLDER_DEPTH,
   STORE_MAX_FOLDER_NAME_CHARS,
   STORE_MAX_KEYWORD_CHARS,
+  STORE_MAX_KEYWORDS_PER_FOLDER,
   STORE_MAX_MESSAGE_BYTES,
   STORE_MAX_SEARCH_VALUE_CHARS,
 } from "../limits.ts";
@@ -691,7 +692,7 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect(ch.highestModseq).toBe((await mb.status("INBOX")).highestModseq);
         expect(ch.highestModseq).toBeGreaterThan(base);
         const none = await mb.changesSince("INBOX", ch.highestModseq);
-        expect(none).toEqual({ highestModseq: ch.highestModseq, changed: [], expunged: [] });
+        expect(none).toEqual({ highestModseq: ch.highestModseq, changed: [], expunged: [], keywords: [] });
       });
 
       it("appends a batch all or nothing, visible only once all of it is read", async () => {
@@ -714,7 +715,7 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         await expectStoreError(mb.appendBatch("INBOX", items()), "invalid");
         expect(seenMidway).toEqual([1]);
         expect(await mb.uids("INBOX")).toEqual([1]);
-        expect(await mb.changesSince("INBOX", base)).toEqual({ highestModseq: base, changed: [], expunged: [] });
+        expect(await mb.changesSince("INBOX", base)).toMatchObject({ highestModseq: base, changed: [], expunged: [] });
         expect(events).toEqual([]);
         // An empty body is refused the same way as in append.
         async function* withEmpty(): AsyncGenerator<BatchAppendItem> {
@@ -862,5 +863,130 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect((await mb.storeFlags("INBOX", ALL_UIDS, { op: "add", flags: ["\\Seen"] })).changed).toEqual([]);
       });
     });
+    describe("keyword lists (RFC 3501 §7.2.6)", () => {
+      it("records every keyword used in a folder, first spelling first, and never forgets one", async () => {
+        const mb = await fresh();
+        await mb.createFolder("Other");
+        expect((await mb.status("INBOX")).keywords).toEqual([]);
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["\\Seen", "$Work", "Urgent"] });
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["$work"] });
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "Urgent"]);
+        await mb.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Flagged", "$Later"] });
+        await mb.storeFlags("INBOX", ALL_UIDS, { op: "replace", flags: ["$Done", "urgent"] });
+        await mb.storeFlags("INBOX", ALL_UIDS, { op: "remove", flags: ["$Done", "Urgent"] });
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "Urgent", "$Later", "$Done"]);
+        // A removal of a keyword never adds it, even when no message had it.
+        await mb.storeFlags("INBOX", ALL_UIDS, { op: "remove", flags: ["$NeverSet"] });
+        await mb.storeFlags("INBOX", ALL_UIDS, { op: "add", flags: ["\\Deleted"] });
+        await mb.expunge("INBOX");
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "Urgent", "$Later", "$Done"]);
+        expect((await mb.changesSince("INBOX", 0)).keywords).toEqual(["$Work", "Urgent", "$Later", "$Done"]);
+        expect((await mb.status("Other")).keywords).toEqual([]);
+      });
+
+      it("gives COPY and MOVE destinations the keywords of the messages they receive", async () => {
+        const mb = await fresh();
+        await mb.createFolder("Copies");
+        await mb.createFolder("Moved");
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["$A"] });
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["\\Seen", "$B"] });
+        await mb.copy("INBOX", [{ start: 2, end: 2 }], "Copies");
+        expect((await mb.status("Copies")).keywords).toEqual(["$B"]);
+        await mb.move("INBOX", ALL_UIDS, "Moved");
+        expect((await mb.status("Moved")).keywords).toEqual(["$A", "$B"]);
+        expect((await mb.status("INBOX")).keywords).toEqual(["$A", "$B"]);
+      });
+
+      it("refuses a keyword beyond STORE_MAX_KEYWORDS_PER_FOLDER as limit and changes nothing", async () => {
+        const mb = await fresh();
+        await mb.createFolder("Full");
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["spare"] });
+        const u = (await mb.append("Full", enc.encode(testMessage()))).uid;
+        const v = (await mb.append("Full", enc.encode(testMessage()))).uid;
+        const names = Array.from({ length: STORE_MAX_KEYWORDS_PER_FOLDER }, (_, i) => `k${i}`);
+        const per = STORE_MAX_FLAGS_PER_MESSAGE;
+        for (let i = 0; i < names.length; i += per) await mb.storeFlags("Full", [{ start: u, end: u }], { op: "replace", flags: names.slice(i, i + per) });
+        const before = await mb.status("Full");
+        expect(before.keywords).toEqual(names);
+        await expectStoreError(mb.storeFlags("Full", [{ start: v, end: v }], { op: "add", flags: ["one-more"] }), "limit");
+        await expectStoreError(mb.append("Full", enc.encode(testMessage()), { flags: ["one-more"] }), "limit");
+        await expectStoreError(mb.copy("INBOX", ALL_UIDS, "Full"), "limit");
+        await expectStoreError(mb.move("INBOX", ALL_UIDS, "Full"), "limit");
+        const after = await mb.status("Full");
+        expect(after).toEqual(before);
+        expect(await mb.uids("Full")).toEqual([u, v]);
+        expect(await mb.uids("INBOX")).toEqual([1]);
+        // Keywords already defined (in any case) can still be set and appended.
+        await mb.storeFlags("Full", [{ start: v, end: v }], { op: "add", flags: ["K0", `k${STORE_MAX_KEYWORDS_PER_FOLDER - 1}`] });
+        await mb.append("Full", enc.encode(testMessage()), { flags: ["k1"] });
+        expect((await mb.status("Full")).keywords).toEqual(before.keywords);
+      });
+    });
+
+    describe("\\Recent claims (RFC 3501 §2.3.2)", () => {
+      it("hands each new message to exactly one claim; peeks take nothing", async () => {
+        const mb = await fresh();
+        expect(await mb.claimRecent("INBOX")).toEqual({ firstUid: 1, uidNext: 1 });
+        await mb.append("INBOX", enc.encode(testMessage()));
+        await mb.append("INBOX", enc.encode(testMessage()));
+        expect((await mb.status("INBOX")).recent).toBe(2);
+        expect(await mb.claimRecent("INBOX", { peek: true })).toEqual({ firstUid: 1, uidNext: 3 });
+        expect((await mb.status("INBOX")).recent).toBe(2);
+        expect(await mb.claimRecent("INBOX")).toEqual({ firstUid: 1, uidNext: 3 });
+        expect((await mb.status("INBOX")).recent).toBe(0);
+        expect(await mb.claimRecent("INBOX")).toEqual({ firstUid: 3, uidNext: 3 });
+        expect(await mb.claimRecent("INBOX", { peek: true })).toEqual({ firstUid: 3, uidNext: 3 });
+        await mb.append("INBOX", enc.encode(testMessage()));
+        await mb.createFolder("Dest");
+        await mb.copy("INBOX", ALL_UIDS, "Dest");
+        expect((await mb.status("INBOX")).recent).toBe(1);
+        expect((await mb.status("Dest")).recent).toBe(3);
+        // An expunged message in the range is simply gone.
+        await mb.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
+        await mb.expunge("INBOX");
+        expect((await mb.status("INBOX")).recent).toBe(0);
+        expect(await mb.claimRecent("INBOX")).toEqual({ firstUid: 3, uidNext: 4 });
+        expect(await mb.claimRecent("Dest")).toEqual({ firstUid: 1, uidNext: 4 });
+        await expectStoreError(mb.claimRecent("Nope"), "not-found");
+      });
+
+      it("never gives one message to two concurrent claims, across handles", async () => {
+        const id = newId();
+        const key = randomBytes(32);
+        const a = await store.open({ id, key, create: true });
+        const b = await store.open({ id, key });
+        try {
+          const claims: Promise<{ firstUid: number; uidNext: number }>[] = [];
+          for (let i = 0; i < 6; i++) {
+            await (i % 2 === 0 ? a : b).append("INBOX", enc.encode(testMessage()));
+            claims.push((i % 3 === 0 ? a : b).claimRecent("INBOX"));
+          }
+          const got = (await Promise.all(claims)).filter((c) => c.uidNext > c.firstUid).sort((x, y) => x.firstUid - y.firstUid);
+          // Disjoint ranges that together cover every message exactly once.
+          let next = 1;
+          for (const c of got) {
+            expect(c.firstUid).toBe(next);
+            next = c.uidNext;
+          }
+          expect(next).toBe(7);
+          expect((await b.status("INBOX")).recent).toBe(0);
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      });
+
+      it("starts a fresh claim for the new INBOX when INBOX is renamed", async () => {
+        const mb = await fresh();
+        await mb.append("INBOX", enc.encode(testMessage()));
+        await mb.renameFolder("INBOX", "Old");
+        expect((await mb.status("Old")).recent).toBe(1);
+        expect((await mb.status("INBOX")).recent).toBe(0);
+        await mb.append("INBOX", enc.encode(testMessage()));
+        expect(await mb.claimRecent("INBOX")).toEqual({ firstUid: 1, uidNext: 2 });
+        expect(await mb.claimRecent("Old")).toEqual({ firstUid: 1, uidNext: 2 });
+      });
+    });
+
   });
 }

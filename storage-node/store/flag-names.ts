@@ -7,9 +7,11 @@
  * - Keywords are IMAP atoms (RFC 3501 §9 flag-keyword), compared case-insensitively
  *   (RFC 3501 §2.3.2), stored as first written.
  * - \Recent is session state, never stored: it is dropped silently.
+ * - A folder's keyword list only grows, keeps first spellings, and never holds
+ *   more than STORE_MAX_KEYWORDS_PER_FOLDER entries.
  */
 
-import { STORE_MAX_FLAGS_PER_MESSAGE, STORE_MAX_KEYWORD_CHARS } from "../limits.ts";
+import { STORE_MAX_FLAGS_PER_MESSAGE, STORE_MAX_KEYWORDS_PER_FOLDER, STORE_MAX_KEYWORD_CHARS } from "../limits.ts";
 import { StoreError } from "./types.ts";
 
 const SYSTEM_FLAGS = ["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"];
@@ -94,5 +96,25 @@ export function planFlagUpdates<M extends { uid: number; modseq: number; flags: 
     const next = applyFlagOp(m.flags, op, wanted);
     if (!sameFlags(m.flags, next)) out.pending.push({ message: m, flags: next });
   }
+  return out;
+}
+
+/**
+ * A folder's keyword list after `flags` (normalised) were written to one of its
+ * messages: null when nothing is new. Throws StoreError("limit") when the list
+ * would grow beyond STORE_MAX_KEYWORDS_PER_FOLDER; the caller then writes nothing.
+ */
+export function defineKeywords(defined: readonly string[], flags: readonly string[]): string[] | null {
+  let out: string[] | null = null;
+  let known: Set<string> | null = null;
+  for (const f of flags) {
+    if (f.startsWith("\\")) continue;
+    known ??= new Set(defined.map((k) => k.toLowerCase()));
+    const k = f.toLowerCase();
+    if (known.has(k)) continue;
+    known.add(k);
+    (out ??= [...defined]).push(f);
+  }
+  if (out !== null && out.length > STORE_MAX_KEYWORDS_PER_FOLDER) throw new StoreError("limit", "too many keywords in this folder");
   return out;
 }

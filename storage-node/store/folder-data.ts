@@ -11,7 +11,10 @@ import { isFolderDescendant } from "./folder-name.ts";
 import type { FolderData, FolderStatusData } from "./types.ts";
 
 /** What a folder itself records; the rest of FolderData is counted from its messages. */
-export type FolderRecord = Pick<FolderData, "name" | "specialUse" | "subscribed" | "uidValidity" | "uidNext" | "highestModseq">;
+export type FolderRecord = Pick<FolderData, "name" | "specialUse" | "subscribed" | "uidValidity" | "uidNext" | "highestModseq"> & {
+  /** Keywords defined in the folder (flag-names.ts defineKeywords). */
+  keywords: string[];
+};
 
 export interface FolderCounts {
   messages: number;
@@ -19,6 +22,8 @@ export interface FolderCounts {
   deleted: number;
   size: number;
   firstUnseenUid: number | null;
+  /** Messages not yet claimed as recent. */
+  recent: number;
 }
 
 /** INBOX first, then by name. */
@@ -41,6 +46,8 @@ export function folderStatusData(f: FolderRecord, c: FolderCounts): FolderStatus
     deleted: c.deleted,
     size: c.size,
     firstUnseenUid: c.firstUnseenUid,
+    recent: c.recent,
+    keywords: [...f.keywords],
   };
 }
 
@@ -50,7 +57,7 @@ export function folderList<F extends FolderRecord>(folders: readonly F[], counts
   return [...folders]
     .sort((a, b) => folderOrder(a.name, b.name))
     .map((f) => {
-      const { deleted: _deleted, firstUnseenUid: _first, ...status } = folderStatusData(f, counts(f));
+      const { deleted: _deleted, firstUnseenUid: _first, recent: _recent, keywords: _keywords, ...status } = folderStatusData(f, counts(f));
       return { ...status, hasChildren: names.some((n) => isFolderDescendant(n, f.name)) };
     });
 }

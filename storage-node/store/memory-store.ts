@@ -15,7 +15,7 @@ import { STORE_CHUNK_BYTES, STORE_MAX_APPEND_BATCH_BYTES, STORE_MAX_FOLDERS } fr
 import { parseMessage } from "../mime/parse.ts";
 import type { ParsedMessageData } from "../mime/types.ts";
 import { resolveSection } from "./body-section.ts";
-import { hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
+import { defineKeywords, hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
 import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
 import { DEFAULT_FOLDERS, checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
@@ -41,6 +41,7 @@ import {
   type MessageBody,
   type OpenMailboxOptions,
   type QuotaData,
+  type RecentClaimData,
   type SearchKey,
   type SectionData,
   type SortKey,
@@ -70,6 +71,8 @@ interface MemMessage extends MessageFacts {
 }
 
 interface MemFolder extends FolderRecord {
+  /** First UID no session has claimed as recent. */
+  firstRecentUid: number;
   messages: Map<number, MemMessage>; // ascending uid (insertion order)
   expunged: { uid: number; modseq: number }[];
 }
@@ -149,6 +152,8 @@ class MemoryMailbox implements Mailbox {
       uidValidity: this.newUidValidity(),
       uidNext: 1,
       highestModseq: this.s.modseq,
+      keywords: [],
+      firstRecentUid: 1,
       messages: new Map(),
       expunged: [],
     };
@@ -254,12 +259,14 @@ class MemoryMailbox implements Mailbox {
     this.live();
     if (dk !== undefined && s.dedupe.has(dk)) return { ...s.dedupe.get(dk)!, duplicate: true };
     this.checkQuota(raw.byteLength);
+    const keywords = defineKeywords(f.keywords, flags);
     const parsed = parseMessage(raw);
     const facts = factsFromParsed(parsed);
     const content: MemContent = { raw, parsed, facts, headerText: headerSearchText(parsed.headers) };
     const modseq = ++s.modseq;
     const uid = f.uidNext++;
     f.messages.set(uid, { ...facts, uid, modseq, flags, internalDate, size: raw.byteLength, content });
+    if (keywords) f.keywords = keywords;
     f.highestModseq = modseq;
     const result: AppendData = { uid, uidValidity: f.uidValidity, modseq, duplicate: false };
     if (dk !== undefined) s.dedupe.set(dk, result);
@@ -327,7 +334,9 @@ class MemoryMailbox implements Mailbox {
     const plan = planFlagUpdates(this.selected(f, uids), options.op, options.flags, options.unchangedSince);
     const out: StoreFlagsData = { changed: [], modified: plan.modified };
     if (plan.pending.length === 0) return out;
+    const keywords = defineKeywords(f.keywords, plan.pending.flatMap((p) => p.flags));
     const modseq = ++s.modseq;
+    if (keywords) f.keywords = keywords;
     for (const p of plan.pending) {
       p.message.flags = p.flags;
       p.message.modseq = modseq;
@@ -343,7 +352,9 @@ class MemoryMailbox implements Mailbox {
     this.checkQuota(list.reduce((n, m) => n + m.size, 0));
     const out: CopyData = { uidValidity: dst.uidValidity, map: [] };
     if (list.length === 0) return out;
+    const keywords = defineKeywords(dst.keywords, list.flatMap((m) => m.flags));
     const modseq = ++this.s.modseq;
+    if (keywords) dst.keywords = keywords;
     for (const m of list) {
       const uid = dst.uidNext++;
       dst.messages.set(uid, { ...m, flags: [...m.flags], uid, modseq });
@@ -417,7 +428,15 @@ class MemoryMailbox implements Mailbox {
       highestModseq: f.highestModseq,
       changed: [...f.messages.values()].filter((m) => m.modseq > modseq).map((m) => ({ uid: m.uid, flags: [...m.flags], modseq: m.modseq })),
       expunged: f.expunged.filter((e) => e.modseq > modseq).map((e) => e.uid),
+      keywords: [...f.keywords],
     };
+  }
+
+  async claimRecent(folder: string, options?: { peek?: boolean }): Promise<RecentClaimData> {
+    const f = this.folder(folder);
+    const claim: RecentClaimData = { firstUid: f.firstRecentUid, uidNext: f.uidNext };
+    if (!options?.peek) f.firstRecentUid = f.uidNext;
+    return claim;
   }
 
   async quota(): Promise<QuotaData> {
@@ -452,15 +471,17 @@ function countsOf(f: MemFolder): FolderCounts {
   let deleted = 0;
   let size = 0;
   let firstUnseenUid: number | null = null;
+  let recent = 0;
   for (const m of f.messages.values()) {
     size += m.size;
+    if (m.uid >= f.firstRecentUid) recent++;
     if (!hasFlag(m.flags, "\\Seen")) {
       unseen++;
       firstUnseenUid ??= m.uid;
     }
     if (hasFlag(m.flags, "\\Deleted")) deleted++;
   }
-  return { messages: f.messages.size, unseen, deleted, size, firstUnseenUid };
+  return { messages: f.messages.size, unseen, deleted, size, firstUnseenUid, recent };
 }
 
 export function createMemoryStore(): MailStore {

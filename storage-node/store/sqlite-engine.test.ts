@@ -14,7 +14,7 @@ import { STORE_BLOB_MIN_BYTES, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import { headerSearchText } from "./message-text.ts";
 import { SqliteMailboxEngine, prepareAppend } from "./sqlite-engine.ts";
-import { MIGRATIONS, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { MIGRATIONS, MIGRATION_STEPS, SCHEMA_VERSION } from "./sqlite-schema.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sealbox-engine-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -109,6 +109,47 @@ describe("SQLite engine storage layout", () => {
     const reply = new TextEncoder().encode("Subject: Re: other\r\nIn-Reply-To: <root@example.org>\r\nDate: Tue, 03 Jan 2023 10:00:00 +0000\r\n\r\nok\r\n");
     e.db.transaction(() => e.append("INBOX", prepareAppend(reply), {}))();
     expect(e.thread("INBOX", "references", { type: "all" })).toEqual([{ uid: 1, children: [{ uid: 2, children: [] }] }]);
+    e.close();
+  });
+
+  it("migrates a version 2 file: folder keyword lists from stored flags, earlier mail not recent", () => {
+    const path = join(dir, "v2.sqlite");
+    const key = randomBytes(32);
+    const db = new Database(path);
+    db.pragma("cipher='chacha20'");
+    db.pragma(`key="x'${key.toString("hex")}'"`);
+    db.exec("BEGIN; CREATE TABLE _init(x); DROP TABLE _init; COMMIT;");
+    db.pragma("journal_mode=WAL");
+    db.exec(MIGRATIONS[1]);
+    db.exec(MIGRATIONS[2]);
+    db.exec(MIGRATION_STEPS[2]!.after);
+    db.prepare("INSERT INTO folders(id, name, special_use, subscribed, uidvalidity, uidnext, highest_modseq) VALUES (1, 'INBOX', '\\Inbox', 1, 1, 4, 5)").run();
+    db.prepare("INSERT INTO folders(id, name, special_use, subscribed, uidvalidity, uidnext, highest_modseq) VALUES (2, 'Empty', NULL, 1, 2, 1, 1)").run();
+    const raw = new TextEncoder().encode("Subject: old mail\r\n\r\nhello\r\n");
+    const p = prepareAppend(raw);
+    db.prepare(
+      `INSERT INTO contents(id, size, refcount, sent_date, base_subject, is_reply, message_id, in_reply_to, refs, sort_from, sort_to, sort_cc, display_from, display_to, thread_id)
+       VALUES (1, ?, 3, NULL, 'old mail', 0, NULL, NULL, '[]', '', '', '', '', '', 1)`,
+    ).run(raw.length);
+    db.prepare("INSERT INTO content_data(id, codec, data) VALUES (1, 1, ?)").run(p.record);
+    db.prepare("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (1, 0, 0, ?, 0, ?, NULL)").run(raw.length, Buffer.from(raw));
+    const insert = db.prepare("INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, content_id) VALUES (1, ?, ?, ?, ?, ?, 1)");
+    insert.run(1, 2, " \\Seen $Work ", new Date().toISOString(), raw.length);
+    insert.run(2, 3, " ", new Date().toISOString(), raw.length);
+    insert.run(3, 4, " $work \\Flagged Later ", new Date().toISOString(), raw.length);
+    db.pragma("user_version=2");
+    db.close();
+
+    const e = SqliteMailboxEngine.open({ path, key, create: false });
+    expect(e.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    expect(e.status("INBOX")).toMatchObject({ keywords: ["$Work", "Later"], recent: 0, messages: 3 });
+    expect(e.status("Empty")).toMatchObject({ keywords: [], recent: 0 });
+    expect(e.claimRecent("INBOX", false)).toEqual({ firstUid: 4, uidNext: 4 });
+    // Mail after the upgrade is recent, and its new keywords join the list.
+    e.db.transaction(() => e.append("INBOX", prepareAppend(raw), { flags: ["$New"] }))();
+    expect(e.status("INBOX")).toMatchObject({ keywords: ["$Work", "Later", "$New"], recent: 1 });
+    expect(e.db.transaction(() => e.claimRecent("INBOX", false))()).toEqual({ firstUid: 4, uidNext: 5 });
+    expect(e.status("INBOX").recent).toBe(0);
     e.close();
   });
 

@@ -28,7 +28,7 @@ import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARC
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
-import { hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
+import { defineKeywords, hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
 import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
 import { DEFAULT_FOLDERS, checkMailboxKey } from "./mailbox-id.ts";
@@ -49,6 +49,7 @@ import {
   type FolderStatusData,
   type MailboxChangeEvent,
   type QuotaData,
+  type RecentClaimData,
   type SearchKey,
   type SortKey,
   type SpecialUse,
@@ -151,6 +152,8 @@ interface FolderRow {
   uidvalidity: number;
   uidnext: number;
   highest_modseq: number;
+  keywords: string;
+  first_recent_uid: number;
 }
 
 interface MessageRow {
@@ -280,6 +283,7 @@ export class SqliteMailboxEngine {
           this.migrateContentRecords();
           this.reindex();
         }
+        if (step?.step === "folder-keywords") this.migrateFolderKeywords();
         if (step) this.db.exec(step.after);
         this.db.pragma(`user_version=${v}`);
       })();
@@ -294,6 +298,21 @@ export class SqliteMailboxEngine {
       const text = (b: Buffer) => utf8d.decode(decompress(r.codec, b));
       const record = encodeContentRecord({ parsed: JSON.parse(text(r.parsed)) as StoredParsed, headerText: text(r.header_text), bodyText: text(r.body_text) });
       insert.run(r.id, CODEC_DEFLATE, deflateRawSync(record, { level: DEFLATE_LEVEL }));
+    }
+  }
+
+  /** v3: each folder's keyword list, from the flags its messages carry (in UID order, so first use comes first). */
+  private migrateFolderKeywords(): void {
+    const folders = this.db.prepare("SELECT id FROM folders").pluck().all() as number[];
+    const flags = this.db.prepare("SELECT flags FROM messages WHERE folder_id = ? AND flags GLOB '* [^\\]*' ORDER BY uid").pluck();
+    const update = this.db.prepare("UPDATE folders SET keywords = ? WHERE id = ?");
+    for (const id of folders) {
+      const keywords: string[] = [];
+      // Old files may hold more keywords than the cap: they are kept, the cap applies to new ones.
+      for (const f of flags.iterate(id) as Iterable<string>) {
+        for (const flag of flagsOut(f)) if (!flag.startsWith("\\") && !keywords.some((k) => k.toLowerCase() === flag.toLowerCase())) keywords.push(flag);
+      }
+      if (keywords.length > 0) update.run(flagsIn(keywords), id);
     }
   }
 
@@ -408,22 +427,38 @@ export class SqliteMailboxEngine {
     return row;
   }
 
-  private statusCounts(folderId: number): FolderCounts {
+  private statusCounts(folder: FolderRow): FolderCounts {
     const r = this.st(
       `SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
               coalesce(sum(instr(flags, ' \\Seen ') = 0), 0) AS unseen,
               coalesce(sum(instr(flags, ' \\Deleted ') > 0), 0) AS deleted,
-              min(CASE WHEN instr(flags, ' \\Seen ') = 0 THEN uid END) AS first_unseen
+              min(CASE WHEN instr(flags, ' \\Seen ') = 0 THEN uid END) AS first_unseen,
+              coalesce(sum(uid >= ?), 0) AS recent
        FROM messages WHERE folder_id = ?`,
-    ).get(folderId) as { messages: number; size: number; unseen: number; deleted: number; first_unseen: number | null };
-    return { messages: r.messages, size: r.size, unseen: r.unseen, deleted: r.deleted, firstUnseenUid: r.first_unseen };
+    ).get(folder.first_recent_uid, folder.id) as { messages: number; size: number; unseen: number; deleted: number; first_unseen: number | null; recent: number };
+    return { messages: r.messages, size: r.size, unseen: r.unseen, deleted: r.deleted, firstUnseenUid: r.first_unseen, recent: r.recent };
+  }
+
+  /** Records keywords newly used in a folder (before the write that uses them; throws `limit`). */
+  private defineKeywords(folder: FolderRow, flags: readonly string[]): void {
+    const next = defineKeywords(flagsOut(folder.keywords), flags);
+    if (next === null) return;
+    this.st("UPDATE folders SET keywords = ? WHERE id = ?").run(flagsIn(next), folder.id);
+    folder.keywords = flagsIn(next);
+  }
+
+  /** RFC 3501 §2.3.2: one small row update; nothing is written when there is nothing to claim. */
+  claimRecent(folder: string, peek: boolean): RecentClaimData {
+    const f = this.folderRow(folder);
+    if (!peek && f.first_recent_uid < f.uidnext) this.st("UPDATE folders SET first_recent_uid = ? WHERE id = ?").run(f.uidnext, f.id);
+    return { firstUid: f.first_recent_uid, uidNext: f.uidnext };
   }
 
   // ---- folders --------------------------------------------------------------
 
   listFolders(): FolderData[] {
     const rows = this.st("SELECT * FROM folders").all() as FolderRow[];
-    return folderList(rows.map(folderRecord), (f) => this.statusCounts(f.id));
+    return folderList(rows.map(folderRecord), (f) => this.statusCounts(f.row));
   }
 
   createFolder(name: string, specialUse: SpecialUse | null): void {
@@ -485,7 +520,7 @@ export class SqliteMailboxEngine {
 
   status(name: string): FolderStatusData {
     const f = this.folderRow(name);
-    return folderStatusData(folderRecord(f), this.statusCounts(f.id));
+    return folderStatusData(folderRecord(f), this.statusCounts(f));
   }
 
   // ---- messages -------------------------------------------------------------
@@ -582,6 +617,7 @@ export class SqliteMailboxEngine {
     const dup = this.checkDedupe(o.dedupeKey);
     if (dup) return dup;
     this.checkQuota(p.size);
+    this.defineKeywords(f, flags);
     const contentId = this.storeContent(p);
     const modseq = this.nextModseq();
     const uid = this.insertMessage(f, contentId, p.size, flags, new Date(o.internalDate ?? Date.now()).toISOString(), modseq);
@@ -661,6 +697,7 @@ export class SqliteMailboxEngine {
     const plan = planFlagUpdates(current, o.op, o.flags, o.unchangedSince);
     const out: StoreFlagsData = { changed: [], modified: plan.modified };
     if (plan.pending.length === 0) return out;
+    this.defineKeywords(f, plan.pending.flatMap((p) => p.flags));
     const modseq = this.nextModseq();
     for (const p of plan.pending) {
       this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(flagsIn(p.flags), modseq, f.id, p.message.uid);
@@ -678,6 +715,7 @@ export class SqliteMailboxEngine {
     if (!isMove) this.checkQuota(rows.reduce((n, r) => n + r.size, 0));
     const out: CopyData = { uidValidity: dst.uidvalidity, map: [] };
     if (rows.length === 0) return out;
+    this.defineKeywords(dst, rows.flatMap((r) => flagsOut(r.flags)));
     const modseq = this.nextModseq();
     for (const r of rows) {
       const uid = this.insertMessage(dst, r.content_id, r.size, flagsOut(r.flags), r.internal_date, modseq);
@@ -798,7 +836,7 @@ export class SqliteMailboxEngine {
       modseq: r.modseq,
     }));
     const expunged = this.st("SELECT uid FROM expunged WHERE folder_id = ? AND modseq > ? ORDER BY uid").pluck().all(f.id, modseq) as number[];
-    return { highestModseq: f.highest_modseq, changed, expunged };
+    return { highestModseq: f.highest_modseq, changed, expunged, keywords: flagsOut(f.keywords) };
   }
 
   quota(): QuotaData {
@@ -847,14 +885,15 @@ function searchRow(r: SearchRowData): SearchRow {
   };
 }
 
-function folderRecord(r: FolderRow): FolderRecord & { id: number } {
+function folderRecord(r: FolderRow): FolderRecord & { row: FolderRow } {
   return {
-    id: r.id,
+    row: r,
     name: r.name,
     specialUse: r.special_use,
     subscribed: r.subscribed === 1,
     uidValidity: r.uidvalidity,
     uidNext: r.uidnext,
     highestModseq: r.highest_modseq,
+    keywords: flagsOut(r.keywords),
   };
 }

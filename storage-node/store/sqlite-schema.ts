@@ -15,15 +15,17 @@
  * - Message bytes are stored as segments: inline chunks, or references to blobs
  *   (large leaf parts) kept once per SHA-256 with a reference count.
  * - Dates are ISO-8601 UTC strings.
+ * - A folder row carries its keyword list and its first unclaimed \Recent UID
+ *   (v3), so SELECT reads both from one row and a claim is one row update.
  */
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /**
  * Work a migration needs besides its SQL, run by the engine in the same
  * transaction after `MIGRATIONS[v]`, followed by `after`.
  */
-export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes"; after: string } | undefined> = {
+export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes" | "folder-keywords"; after: string } | undefined> = {
   2: {
     step: "content-records-and-indexes",
     after: `
@@ -33,6 +35,7 @@ export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexe
       ALTER TABLE contents DROP COLUMN codec;
     `,
   },
+  3: { step: "folder-keywords", after: "" },
 };
 
 export const MIGRATIONS: Record<number, string> = {
@@ -138,5 +141,14 @@ export const MIGRATIONS: Record<number, string> = {
 
     DROP TABLE fts;
     CREATE VIRTUAL TABLE fts USING fts5(header, body, content='', contentless_delete=1, detail=none, tokenize='trigram case_sensitive 0');
+  `,
+  // Per-folder keyword list (" $A $B ", like messages.flags; filled from the
+  // stored flags by the "folder-keywords" step) and \Recent claims: messages
+  // with uid >= first_recent_uid are not claimed yet. Mail stored before the
+  // upgrade counts as already seen by some session.
+  3: `
+    ALTER TABLE folders ADD COLUMN keywords TEXT NOT NULL DEFAULT ' ';
+    ALTER TABLE folders ADD COLUMN first_recent_uid INTEGER NOT NULL DEFAULT 1;
+    UPDATE folders SET first_recent_uid = uidnext;
   `,
 };

@@ -52,6 +52,7 @@ import {
   type MessageBody,
   type OpenMailboxOptions,
   type QuotaData,
+  type RecentClaimData,
   type SearchKey,
   type SortKey,
   type SpecialUse,
@@ -433,6 +434,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     }
     quota(): Promise<QuotaData> {
       return this.call("quota");
+    }
+    claimRecent(folder: string, options?: { peek?: boolean }): Promise<RecentClaimData> {
+      return this.call("claimRecent", folder, options?.peek === true);
     }
     watch(listener: (event: MailboxChangeEvent) => void): () => void {
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");

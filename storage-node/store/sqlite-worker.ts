@@ -434,6 +434,11 @@ function handle(req: WorkerRequest): void {
       return enqueue(false, (e) => e.changesSince(a[0] as string, a[1] as number));
     case "quota":
       return enqueue(false, (e) => e.quota());
+    case "claimRecent": {
+      // A peek only reads; a claim is a (one-row) write in the group commit.
+      const peek = a[1] === true;
+      return enqueue(!peek, (e) => e.claimRecent(a[0] as string, peek));
+    }
     case "createFolder":
       return enqueue(true, (e) => e.createFolder(a[0] as string, (a[1] as never) ?? null));
     case "renameFolder":

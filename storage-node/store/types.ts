@@ -14,6 +14,11 @@
  *   structured data (see ../mime/types.ts), bodies as byte chunks.
  * - Folder names are Unicode with "/" as the hierarchy separator; INBOX is
  *   case-insensitive. Modified UTF-7 is IMAP's business.
+ * - Each folder keeps the list of keywords ever used in it (it only grows, as
+ *   Dovecot's does), capped at STORE_MAX_KEYWORDS_PER_FOLDER: a write that
+ *   would define one more fails as `limit` and changes nothing.
+ * - Each folder keeps its first unclaimed UID for \Recent (RFC 3501 §2.3.2):
+ *   `claimRecent` hands every message to at most one claimer, atomically.
  */
 
 import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
@@ -28,6 +33,7 @@ export type StoreErrorKind =
   | "bad-key" // the key does not open this mailbox
   | "stale" // file generation older than required (rollback attempt)
   | "cannot" // operation not permitted (delete INBOX, rename to self, …)
+  | "limit" // an implementation limit was reached (e.g. keywords per folder)
   | "corrupt" // integrity check failed
   | "temporary"; // retry later (I/O, busy)
 
@@ -60,7 +66,23 @@ export interface FolderData {
   hasChildren: boolean;
 }
 
-export type FolderStatusData = Omit<FolderData, "hasChildren"> & { deleted: number; firstUnseenUid: number | null };
+export type FolderStatusData = Omit<FolderData, "hasChildren"> & {
+  deleted: number;
+  firstUnseenUid: number | null;
+  /** Messages no session has claimed as recent yet (`claimRecent`; IMAP STATUS RECENT). */
+  recent: number;
+  /** Keywords defined in this folder, in the order they were first used (IMAP FLAGS). */
+  keywords: string[];
+};
+
+/**
+ * A \Recent claim (RFC 3501 §2.3.2): the messages with `firstUid <= uid <
+ * uidNext` are recent for the claimer. Claims of one folder never overlap.
+ */
+export interface RecentClaimData {
+  firstUid: number;
+  uidNext: number;
+}
 
 export interface OpenMailboxOptions {
   /** Random mailbox id (also the file name stem). Never an address. */
@@ -200,6 +222,8 @@ export interface ChangesData {
   changed: { uid: number; flags: string[]; modseq: number }[];
   /** UIDs expunged after the given modseq (for VANISHED). */
   expunged: number[];
+  /** The folder's keyword list now (as in FolderStatusData), so a new keyword is announced before it is used. */
+  keywords: string[];
 }
 
 export interface QuotaData {
@@ -254,6 +278,13 @@ export interface Mailbox {
   sort(folder: string, keys: SortKey[], criteria: SearchKey): Promise<number[]>;
   thread(folder: string, algorithm: "references" | "orderedsubject", criteria: SearchKey): Promise<ThreadNodeData[]>;
   changesSince(folder: string, modseq: number): Promise<ChangesData>;
+  /**
+   * Takes the messages that arrived since the last claim (RFC 3501 §2.3.2):
+   * answers [first unclaimed UID, UIDNEXT) and moves the first unclaimed UID
+   * to UIDNEXT, in one atomic write. With `peek` (a read-only session) it only
+   * answers the range. Expunged UIDs in the range simply do not exist.
+   */
+  claimRecent(folder: string, options?: { peek?: boolean }): Promise<RecentClaimData>;
   quota(): Promise<QuotaData>;
 
   /** Called after every committed write to this mailbox, from any handle in this process. */

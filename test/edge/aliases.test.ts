@@ -3,6 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { api, createAccount, fetchLimits, type ApiLimits, uniqueDomain, type ErrorBody, type TestAccount } from "./client.ts";
 
+/** The delivery status of a webhook no node has reported on yet (see webhook-status.test.ts in test/mx). */
+const NO_STATUS = { lastSuccessAt: null, lastFailureAt: null, lastFailure: null, abandoned: 0, lastAbandonedAt: null };
+
 interface AliasBody {
   address: string;
   localPart: string;
@@ -79,7 +82,7 @@ describe("aliases", () => {
 
     const got = await api<AliasBody>(edge, "GET", `${aliasesPath()}/INFO`, { token: alice.apiToken });
     expect(got.status).toBe(200);
-    expect(got.body.webhooks).toEqual([{ id: hook.id, url: hook.url }]);
+    expect(got.body.webhooks).toEqual([{ id: hook.id, url: hook.url, status: NO_STATUS }]);
 
     const listed = await api<{ aliases: AliasBody[] }>(edge, "GET", aliasesPath(), { token: alice.apiToken });
     expect(listed.body.aliases.map((a) => a.address)).toContain(`info@${domain}`);
@@ -111,7 +114,7 @@ describe("aliases", () => {
     expect(updated.body.webhooks.map((w) => w.url)).toEqual(["https://b.example.net/", "https://a.example.net/"]);
     const fresh = updated.body.webhooks[0];
     expect(fresh.signingKey).toBeDefined();
-    expect(updated.body.webhooks[1]).toEqual({ id: kept.id, url: kept.url });
+    expect(updated.body.webhooks[1]).toEqual({ id: kept.id, url: kept.url, status: NO_STATUS });
 
     const routed = (await route(`sales@${domain}`)).body as RouteBody;
     expect(routed.imap).toBe(false);
@@ -125,8 +128,8 @@ describe("aliases", () => {
     const byAddress = new Map(listed.body.aliases.map((a) => [a.address, a]));
     expect(byAddress.get(`sales@${domain}`)?.forwardTo).toEqual(["x@y.example"]);
     expect(byAddress.get(`sales@${domain}`)?.webhooks).toEqual([
-      { id: fresh.id, url: fresh.url },
-      { id: kept.id, url: kept.url },
+      { id: fresh.id, url: fresh.url, status: NO_STATUS },
+      { id: kept.id, url: kept.url, status: NO_STATUS },
     ]);
     expect(byAddress.get(`info@${domain}`)?.forwardTo).toEqual(["Someone@elsewhere.example", "b.c+tag@other.example"]);
 

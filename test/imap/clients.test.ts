@@ -103,6 +103,16 @@ describe.each(STORES)("over the %s", (_name, makeStore) => {
       expect(trash && trash.messages).toBe(1);
       await client.logout();
     });
+
+    it("sees the folder's keywords in FLAGS and PERMANENTFLAGS", async () => {
+      const client = imapflow();
+      await client.connect();
+      await client.append("INBOX", message("keyword"), ["$Imapflow"]);
+      const mailbox = await client.mailboxOpen("INBOX");
+      expect([...mailbox.flags]).toContain("$Imapflow");
+      expect([...(mailbox.permanentFlags ?? [])]).toEqual(expect.arrayContaining(["$Imapflow", "\\*"]));
+      await client.logout();
+    });
   });
 
   describe("Python imaplib", () => {

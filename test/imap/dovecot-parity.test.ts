@@ -41,21 +41,8 @@ const DIFFERENCES: { why: string; apply(line: string, command: string): string |
     apply: (line) => line.replace(/UIDVALIDITY \d+/g, "UIDVALIDITY <v>").replace(/(APPENDUID|COPYUID) \d+/g, "$1 <v>"),
   },
   {
-    why: "\\Recent: Sealbox never sets it (RFC 9051 removed it; storage-node/imap/README.md), Dovecot does. RECENT counts and the \\Recent flag are dropped.",
-    apply: (line) => (/^\* \d+ RECENT$/.test(line) ? null : line.replace(/ \\Recent(?=[ )])/g, "").replace(/\(\\Recent ?/g, "(")),
-  },
-  {
     why: "Dovecot sends HIGHESTMODSEQ in SELECT even without CONDSTORE; Sealbox only after CONDSTORE/QRESYNC is enabled (RFC 7162 §3.1.2.1 makes it optional).",
     apply: (line) => (/^\* OK \[HIGHESTMODSEQ \d+\]/.test(line) ? null : line),
-  },
-  {
-    why:
-      "Keywords in FLAGS/PERMANENTFLAGS: Dovecot lists every keyword in use and re-sends both when a STORE adds a new one; Sealbox announces the system flags and \\* (any keyword may be created), because the store contract has no per-folder keyword list yet (RFC 3501 §7.2.6 allows either).",
-    apply: (line, command) => {
-      if (!/^\* FLAGS \(|^\* OK \[PERMANENTFLAGS \(/.test(line)) return line;
-      if (!/^(SELECT|EXAMINE) /.test(command)) return null;
-      return line.replace(/ \$[^ )\]]+/g, "");
-    },
   },
   {
     why: "Sealbox adds UID to unsolicited flag updates (RFC 3501 §7.4.2 allows any data items; clients then need no extra UID FETCH); Dovecot adds it only under CONDSTORE/QRESYNC.",

@@ -114,7 +114,7 @@ describe("SUBSCRIBE / LSUB / LIST-EXTENDED / LIST-STATUS / STATUS", () => {
     const list = await client.command('LIST "" "INBOX" RETURN (STATUS (MESSAGES UNSEEN))');
     expect(list.lines).toEqual([expect.stringMatching(/^\* LIST \(\\HasNoChildren\) "\/" INBOX$/), "* STATUS INBOX (MESSAGES 2 UNSEEN 1)"]);
     const status = await client.command("STATUS inbox (MESSAGES UIDNEXT UNSEEN RECENT DELETED)");
-    expect(status.lines).toEqual(["* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UNSEEN 1 RECENT 0 DELETED 0)"]);
+    expect(status.lines).toEqual(["* STATUS INBOX (MESSAGES 2 UIDNEXT 3 UNSEEN 1 RECENT 2 DELETED 0)"]);
     expect((await client.command("STATUS INBOX (BOGUS)")).status).toBe("BAD");
     expect((await client.command("STATUS Missing (MESSAGES)")).tagged).toMatch(/NO \[NONEXISTENT\]/);
     client.close();

@@ -35,7 +35,7 @@ describe("COPY and MOVE", () => {
     await client.command("SELECT INBOX");
     await other.command("SELECT INBOX");
     const move = await client.command("UID MOVE 2 Trash");
-    expect(move.lines).toEqual([expect.stringMatching(/^\* OK \[COPYUID \d+ 2 1\] Moved\.$/), "* 2 EXPUNGE"]);
+    expect(move.lines).toEqual([expect.stringMatching(/^\* OK \[COPYUID \d+ 2 1\] Moved\.$/), "* 2 EXPUNGE", "* 2 RECENT"]);
     expect(move.status).toBe("OK");
     expect((await other.command("NOOP")).lines).toEqual(["* 2 EXPUNGE"]);
     expect((await client.command("STATUS Trash (MESSAGES)")).lines).toEqual(["* STATUS Trash (MESSAGES 1)"]);
@@ -54,8 +54,8 @@ describe("APPEND", () => {
     expect(result.tagged).toMatch(/^M1 OK \[APPENDUID \d+ 1:2\] APPEND completed\.$/);
     await client.command("SELECT INBOX");
     const fetch = await client.command("FETCH 1:2 (FLAGS INTERNALDATE)");
-    expect(fetch.lines[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Seen\) INTERNALDATE "/);
-    expect(fetch.lines[1]).toBe('* 2 FETCH (FLAGS () INTERNALDATE "01-Jan-2026 09:00:00 +0000")');
+    expect(fetch.lines[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Seen \\Recent\) INTERNALDATE "/);
+    expect(fetch.lines[1]).toBe('* 2 FETCH (FLAGS (\\Recent) INTERNALDATE "01-Jan-2026 09:00:00 +0000")');
     client.close();
   });
 
@@ -92,9 +92,9 @@ describe("APPEND", () => {
     await client.command("SELECT INBOX");
     const store = await client.command("STORE 1 +FLAGS (\\Foo)");
     expect(store.tagged).toMatch(/^A\d+ BAD Unknown system flag \\Foo: only /);
-    // \Recent is a system flag: accepted and ignored; keywords and system flags in any case pass.
-    const ok = await client.command("STORE 1 +FLAGS (\\recent \\SEEN $Label1)");
-    expect(ok.lines).toEqual(["* 1 FETCH (FLAGS (\\Seen $Label1))"]);
+    // System flags pass in any case.
+    const ok = await client.command("STORE 1 +FLAGS (\\SEEN \\flagged)");
+    expect(ok.lines).toEqual(["* 1 FETCH (FLAGS (\\Flagged \\Seen \\Recent))"]);
     client.close();
   });
 

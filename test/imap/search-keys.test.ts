@@ -40,6 +40,10 @@ beforeAll(async () => {
   server = await startTestServer();
   client = await connectClient(server);
   await append(mail({ subject: "alpha report", date: "Mon, 05 Jan 2026 08:00:00 +0000", cc: "erin@example.test", body: "quarterly numbers\r\n" }), "\\Seen \\Answered", "05-Jan-2026 09:00:00 +0000");
+  // Another session selects INBOX now: message 1 is its \Recent, so only 2 and 3 are ours (RFC 3501 §2.3.2).
+  const earlier = await connectClient(server);
+  await earlier.command("SELECT INBOX");
+  earlier.close();
   await append(mail({ subject: "beta", date: "Tue, 10 Feb 2026 08:00:00 +0000", bcc: "frank@example.test", body: "x".repeat(3000), extra: "X-Priority: 1" }), "\\Flagged $Todo", "10-Feb-2026 09:00:00 +0000");
   await append(mail({ subject: "gamma draft", date: "Sun, 15 Mar 2026 08:00:00 +0000", to: "grace@example.test" }), "\\Draft \\Deleted", "15-Mar-2026 09:00:00 +0000");
   await client.command("SELECT INBOX");
@@ -64,9 +68,11 @@ describe("SEARCH keys", () => {
     ["UNSEEN", "2 3"],
     ["KEYWORD $Todo", "2"],
     ["UNKEYWORD $Todo", "1 3"],
-    ["NEW", ""],
-    ["OLD", "1 2 3"],
-    ["RECENT", ""],
+    ["NEW", "2 3"],
+    ["OLD", "1"],
+    ["RECENT", "2 3"],
+    ["NOT RECENT", "1"],
+    ["OR RECENT SEEN", "1 2 3"],
     ["FROM carol", "1 2 3"],
     ["TO grace", "3"],
     ["CC erin", "1"],

@@ -88,7 +88,7 @@ describe("selected state", () => {
     expect(result.lines).toContain("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)");
     expect(result.lines).toContain("* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft \\*)] Flags permitted.");
     expect(result.lines).toContain("* 1 EXISTS");
-    expect(result.lines).toContain("* 0 RECENT");
+    expect(result.lines).toContain("* 1 RECENT");
     expect(result.lines.some((line) => /^\* OK \[UIDVALIDITY \d+\]/.test(line))).toBe(true);
     expect(result.lines).toContain("* OK [UIDNEXT 2] Predicted next UID.");
     expect(result.lines).toContain("* OK [UNSEEN 1] First unseen.");
@@ -107,7 +107,7 @@ describe("selected state", () => {
     expect(append.tagged).toMatch(/^A\d+ OK \[APPENDUID \d+ 1\] APPEND completed\.$/);
     await client.command("SELECT INBOX");
     const fetch = await client.command("FETCH 1 (UID FLAGS RFC822.SIZE BODY.PEEK[])");
-    expect(fetch.lines).toEqual([`* 1 FETCH (UID 1 FLAGS (\\Flagged) RFC822.SIZE ${raw.length} BODY[] {${raw.length}}\r\n${raw})`]);
+    expect(fetch.lines).toEqual([`* 1 FETCH (UID 1 FLAGS (\\Flagged \\Recent) RFC822.SIZE ${raw.length} BODY[] {${raw.length}}\r\n${raw})`]);
     const header = await client.command("UID FETCH 1 (BODY.PEEK[HEADER.FIELDS (Subject)])");
     expect(header.lines).toEqual(["* 1 FETCH (UID 1 BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: exact\r\n\r\n)"]);
     const partial = await client.command("FETCH 1 (BODY.PEEK[TEXT]<5.3>)");
@@ -123,9 +123,9 @@ describe("selected state", () => {
     expect(peek.lines[0]).not.toContain("FLAGS");
     const fetch = await client.command("FETCH 1 BODY[TEXT]");
     // The new flags come first, as Dovecot sends them.
-    expect(fetch.lines[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Seen\) BODY\[TEXT\] \{8\}\r\nHello\.\r\n\)$/);
+    expect(fetch.lines[0]).toMatch(/^\* 1 FETCH \(FLAGS \(\\Seen \\Recent\) BODY\[TEXT\] \{8\}\r\nHello\.\r\n\)$/);
     const again = await client.command("FETCH 1 FLAGS");
-    expect(again.lines).toEqual(["* 1 FETCH (FLAGS (\\Seen))"]);
+    expect(again.lines).toEqual(["* 1 FETCH (FLAGS (\\Seen \\Recent))"]);
     client.close();
   });
 
@@ -135,11 +135,16 @@ describe("selected state", () => {
     await appendMessage(client, "INBOX", message("b"));
     await client.command("SELECT INBOX");
     const store = await client.command("STORE 1:2 +FLAGS (\\Flagged $Work)");
-    expect(store.lines).toEqual(["* 1 FETCH (FLAGS (\\Flagged $Work))", "* 2 FETCH (FLAGS (\\Flagged $Work))"]);
+    expect(store.lines).toEqual([
+      "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work)",
+      "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Work \\*)] Flags permitted.",
+      "* 1 FETCH (FLAGS (\\Flagged \\Recent $Work))",
+      "* 2 FETCH (FLAGS (\\Flagged \\Recent $Work))",
+    ]);
     const silent = await client.command("UID STORE 2 -FLAGS.SILENT ($Work)");
     expect(silent.lines).toEqual([]);
     const check = await client.command("FETCH 1:* FLAGS");
-    expect(check.lines).toEqual(["* 1 FETCH (FLAGS (\\Flagged $Work))", "* 2 FETCH (FLAGS (\\Flagged))"]);
+    expect(check.lines).toEqual(["* 1 FETCH (FLAGS (\\Flagged \\Recent $Work))", "* 2 FETCH (FLAGS (\\Flagged \\Recent))"]);
     expect((await client.command("STORE 3 +FLAGS (\\Seen)")).status).toBe("BAD");
     client.close();
   });
@@ -171,7 +176,7 @@ describe("selected state", () => {
     await client.command("SELECT INBOX");
     const other = await connectClient(server);
     await appendMessage(other, "INBOX", message("checked"));
-    expect((await client.command("CHECK")).lines).toEqual(["* 1 EXISTS"]);
+    expect((await client.command("CHECK")).lines).toEqual(["* 1 EXISTS", "* 1 RECENT"]);
     other.close();
     client.close();
   });
@@ -182,11 +187,11 @@ describe("selected state", () => {
     await client.command("SELECT INBOX");
     await client.command("STORE 2,4 +FLAGS.SILENT (\\Deleted)");
     const expunge = await client.command("EXPUNGE");
-    expect(expunge.lines).toEqual(["* 4 EXPUNGE", "* 2 EXPUNGE"]);
+    expect(expunge.lines).toEqual(["* 4 EXPUNGE", "* 2 EXPUNGE", "* 2 RECENT"]);
     expect((await client.command("FETCH 1:* UID")).lines).toEqual(["* 1 FETCH (UID 1)", "* 2 FETCH (UID 3)"]);
     await client.command("STORE 1 +FLAGS.SILENT (\\Deleted)");
     expect((await client.command("UID EXPUNGE 3")).lines).toEqual([]);
-    expect((await client.command("UID EXPUNGE 1")).lines).toEqual(["* 1 EXPUNGE"]);
+    expect((await client.command("UID EXPUNGE 1")).lines).toEqual(["* 1 EXPUNGE", "* 1 RECENT"]);
     client.close();
   });
 });
@@ -223,9 +228,10 @@ describe("a second session", () => {
     expect(await second.readLine()).toBe("+ idling");
     await appendMessage(first, "INBOX", message("two"));
     expect(await second.readLine()).toBe("* 2 EXISTS");
+    expect(await second.readLine()).toBe("* 2 RECENT");
     await first.command("SELECT INBOX");
     await first.command("STORE 1 +FLAGS.SILENT (\\Deleted)");
-    expect(await second.readLine()).toBe("* 1 FETCH (UID 1 FLAGS (\\Deleted))");
+    expect(await second.readLine()).toBe("* 1 FETCH (UID 1 FLAGS (\\Deleted \\Recent))");
     await first.command("EXPUNGE");
     expect(await second.readLine()).toBe("* 1 EXPUNGE");
     second.write("DONE\r\n");

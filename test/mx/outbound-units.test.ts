@@ -53,6 +53,7 @@ describe("next hops", () => {
   const noDns: DnsResolverData = {
     resolve: () => Promise.reject(new Error("no DNS in this test")),
     resolveMx: () => Promise.reject(Object.assign(new Error("no DNS in this test"), { code: "ESERVFAIL" })),
+    resolveAddresses: () => Promise.reject(new Error("no DNS in this test")),
   };
 
   beforeAll(async () => {
@@ -82,8 +83,8 @@ describe("next hops", () => {
   it("parses static routes and prefers them, with * as the catch-all", async () => {
     const routes = parseStaticRoutes("far.example=10.0.0.1:2526; *=[::1]:2527");
     const resolver = new NextHopResolver({ staticRoutes: routes, resolver: noDns, dohUrl: "" });
-    expect(await resolver.resolve("FAR.example")).toEqual([{ host: "10.0.0.1", port: 2526 }]);
-    expect(await resolver.resolve("other.example")).toEqual([{ host: "::1", port: 2527 }]);
+    expect(await resolver.resolve("FAR.example")).toEqual([{ host: "10.0.0.1", port: 2526, source: "static" }]);
+    expect(await resolver.resolve("other.example")).toEqual([{ host: "::1", port: 2527, source: "static" }]);
     expect(() => parseStaticRoutes("far.example")).toThrow();
     expect(() => parseStaticRoutes("far.example=host:99999")).toThrow();
   });
@@ -91,10 +92,10 @@ describe("next hops", () => {
   it("orders MX answers from DNS-over-HTTPS by preference, falls back to the domain, refuses null MX", async () => {
     const resolver = new NextHopResolver({ staticRoutes: new Map(), resolver: noDns, dohUrl });
     expect(await resolver.resolve("far.example")).toEqual([
-      { host: "mx1.far.example", port: 25 },
-      { host: "mx2.far.example", port: 25 },
+      { host: "mx1.far.example", port: 25, source: "mx" },
+      { host: "mx2.far.example", port: 25, source: "mx" },
     ]);
-    expect(await resolver.resolve("nomx.example")).toEqual([{ host: "nomx.example", port: 25 }]);
+    expect(await resolver.resolve("nomx.example")).toEqual([{ host: "nomx.example", port: 25, source: "implicit" }]);
     await expect(resolver.resolve("nullmx.example")).rejects.toMatchObject({ permanent: true });
     await expect(resolver.resolve("gone.example")).rejects.toMatchObject({ permanent: true });
     await expect(resolver.resolve("broken.example")).rejects.toMatchObject({ permanent: false });

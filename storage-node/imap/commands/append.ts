@@ -12,6 +12,8 @@
  *   in the store (Mailbox.appendBatch) and committed together after the last
  *   one; if any fails, none is written and no other session ever saw one.
  * - OK is sent only after the store resolved, i.e. the message is durable.
+ * - \Recent in the flag list is BAD (RFC 3501 §9 `flag`); a keyword beyond the
+ *   folder's limit is NO [LIMIT] (RFC 5530) and nothing is stored.
  */
 import type { BatchAppendItem } from "../../store/types.ts";
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
@@ -20,6 +22,7 @@ import { storeCall, storeErrorToCommandError } from "../store-error-codes.ts";
 import { ParseError, type CommandCursor, type StreamedLiteral } from "../wire/command-cursor.ts";
 import { formatUidSet, parseDateTime } from "../wire/format.ts";
 import { readMailboxName } from "./mailbox-argument.ts";
+import { readStoredFlag } from "./store.ts";
 
 interface AppendMessage {
   flags: string[];
@@ -42,8 +45,7 @@ async function readMessage(cursor: CommandCursor, session: Session): Promise<App
   let internalDate: Date | undefined;
   if (cursor.peekChar("(")) {
     await cursor.list(() => {
-      const flag = cursor.messageFlag();
-      if (flag.toLowerCase() !== "\\recent") flags.push(flag);
+      flags.push(readStoredFlag(cursor));
     });
     cursor.sp();
   }

@@ -246,13 +246,15 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
       continue;
     }
     hint = seq;
+    // RFC 3501 §7.2.6: a keyword another session just defined is announced before this response uses it.
+    if (message.flags) tracker.announceKeywords(message.flags, out, selected.readOnly);
     // Every token below is ASCII, and ENVELOPE/BODYSTRUCTURE are formatted as one character per
     // byte: the line is built as one latin1 string and encoded once, literals in between.
     let text = `* ${seq} FETCH (`;
     let sep = "";
     if (!flagsRequested && seenChanged.has(uid)) {
       // RFC 3501 §6.4.5: the \Seen this FETCH set is reported with it; first, as Dovecot does.
-      text += `FLAGS ${formatFlags(message.flags ?? [])}`;
+      text += `FLAGS ${formatFlags(tracker.flagsOf(uid, message.flags ?? []))}`;
       if (condstore && !modseqRequested) text += ` MODSEQ (${message.modseq ?? 0})`;
       sep = " ";
     }
@@ -263,7 +265,7 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
           text += `${sep}UID ${uid}`;
           break;
         case "flags":
-          text += `${sep}FLAGS ${formatFlags(message.flags ?? [])}`;
+          text += `${sep}FLAGS ${formatFlags(tracker.flagsOf(uid, message.flags ?? []))}`;
           break;
         case "internaldate":
           text += `${sep}INTERNALDATE ${formatInternalDate(message.internalDate ?? new Date(0))}`;

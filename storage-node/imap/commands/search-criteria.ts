@@ -107,8 +107,8 @@ export class SearchParser {
       return this.sequence(false);
     }
     const name = cursor.keyword("a search key");
-    if (name === "ALL" || name === "OLD") return { type: "all" };
-    if (name === "RECENT" || name === "NEW") return NONE; // \Recent is never set (RFC 9051 dropped it)
+    if (name === "ALL") return { type: "all" };
+    if (name === "RECENT" || name === "NEW" || name === "OLD") return this.recent(name);
     if (FLAG_KEYS[name]) {
       const [flag, set] = FLAG_KEYS[name];
       return { type: "flag", flag, set };
@@ -193,6 +193,19 @@ export class SearchParser {
     if (field !== undefined) key.field = field;
     if (flags) key.flags = flags;
     return key;
+  }
+
+  /**
+   * RFC 3501 §6.4.4: RECENT is \Recent (session state: the tracker's claimed
+   * UIDs), NEW is RECENT UNSEEN, OLD is NOT RECENT. Under IMAP4rev2 nothing is
+   * recent, so RECENT/NEW match nothing and OLD everything.
+   */
+  private recent(name: "RECENT" | "NEW" | "OLD"): SearchKey {
+    const set = this.session.requireSelected().tracker.recentUidSet();
+    const recent: SearchKey = set.length === 0 ? NONE : { type: "uid", set };
+    if (name === "RECENT") return recent;
+    if (name === "OLD") return set.length === 0 ? { type: "all" } : { type: "not", key: recent };
+    return set.length === 0 ? NONE : { type: "and", keys: [recent, { type: "flag", flag: "\\Seen", set: false }] };
   }
 
   private sequence(byUid: boolean): SearchKey {

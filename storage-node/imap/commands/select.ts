@@ -1,10 +1,16 @@
 /**
  * SELECT and EXAMINE (RFC 3501 §6.3.1–2), with the CONDSTORE parameter
  * (RFC 7162 §3.1.8) and QRESYNC resynchronisation (RFC 7162 §3.2.5).
+ *
+ * FLAGS/PERMANENTFLAGS list the folder's keywords (RFC 3501 §7.2.6). \Recent
+ * (§2.3.2): SELECT claims the messages no session has claimed yet, EXAMINE
+ * only looks at them (RFC 3501 §6.3.2: it changes no \Recent state), and
+ * under IMAP4rev2 there is no RECENT (RFC 9051 §6.3.2).
  */
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
 import { storeCall } from "../store-error-codes.ts";
+import { writeMailboxFlags } from "../mailbox-flags.ts";
 import { SequenceTracker } from "../tracker.ts";
 import { ParseError, type CommandCursor, type SequenceSet } from "../wire/command-cursor.ts";
 import { formatFlags, formatUidSet } from "../wire/format.ts";
@@ -23,8 +29,6 @@ interface SelectArgs {
   condstore: boolean;
   qresync: QresyncParams | null;
 }
-
-const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
 
 async function parseSelect(cursor: CommandCursor, session: Session): Promise<SelectArgs> {
   cursor.sp();
@@ -78,14 +82,18 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
   const status = await storeCall(() => mailbox.status(args.mailbox));
   const uids = await storeCall(() => mailbox.uids(args.mailbox));
   const tracker = new SequenceTracker(uids, status.highestModseq);
+  tracker.setKeywords(status.keywords);
+  if (!session.rev2) {
+    tracker.recentMode = readOnly ? "peek" : "claim";
+    tracker.addRecent(await storeCall(() => mailbox.claimRecent(args.mailbox, { peek: readOnly })));
+  }
   const out = session.out;
-  out.untagged(`FLAGS ${formatFlags(SYSTEM_FLAGS)}`);
-  out.untagged(`OK [PERMANENTFLAGS ${readOnly ? "()" : formatFlags([...SYSTEM_FLAGS, "\\*"])}] Flags permitted.`);
+  writeMailboxFlags(out, tracker.keywords, readOnly);
   out.untagged(`${uids.length} EXISTS`);
   if (session.rev2) {
     // RFC 9051 §6.3.2: the canonical name in a LIST response; no RECENT, no UNSEEN.
     out.untagged("LIST () \"/\" ", encodeString(encodeMailboxName(args.mailbox, true), { utf8: true }));
-  } else out.untagged("0 RECENT");
+  } else tracker.reportRecent(out, true);
   if (!session.rev2 && status.firstUnseenUid !== null) {
     const seq = tracker.seqOf(status.firstUnseenUid);
     if (seq > 0) out.untagged(`OK [UNSEEN ${seq}] First unseen.`);
@@ -94,7 +102,7 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
   out.untagged(`OK [UIDNEXT ${status.uidNext}] Predicted next UID.`);
   if (session.condstore) out.untagged(`OK [HIGHESTMODSEQ ${status.highestModseq}] Highest.`);
   if (args.qresync && args.qresync.uidValidity === status.uidValidity) {
-    await resynchronise(session, args.mailbox, tracker, args.qresync);
+    await resynchronise(session, args.mailbox, tracker, args.qresync, readOnly);
   }
   session.selected = { name: args.mailbox, readOnly, tracker };
   session.state = "selected";
@@ -104,9 +112,10 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
 }
 
 /** RFC 7162 §3.2.5.1: VANISHED (EARLIER) for expunged known UIDs, FETCH for changed ones. */
-async function resynchronise(session: Session, folder: string, tracker: SequenceTracker, params: QresyncParams): Promise<void> {
+async function resynchronise(session: Session, folder: string, tracker: SequenceTracker, params: QresyncParams, readOnly: boolean): Promise<void> {
   const mailbox = session.requireMailbox();
   const changes = await storeCall(() => mailbox.changesSince(folder, params.modseq));
+  tracker.announceKeywords(changes.keywords, session.out, readOnly);
   let vanished = changes.expunged;
   if (params.knownUids && !params.knownUids.saved) {
     const ranges = params.knownUids.ranges;
@@ -122,7 +131,7 @@ async function resynchronise(session: Session, folder: string, tracker: Sequence
   for (const change of changes.changed) {
     const seq = tracker.seqOf(change.uid);
     if (seq === 0) continue;
-    session.out.untagged(`${seq} FETCH (UID ${change.uid} FLAGS ${formatFlags(change.flags)} MODSEQ (${change.modseq}))`);
+    session.out.untagged(`${seq} FETCH (UID ${change.uid} FLAGS ${formatFlags(tracker.flagsOf(change.uid, change.flags))} MODSEQ (${change.modseq}))`);
   }
 }
 

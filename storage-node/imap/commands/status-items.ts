@@ -30,7 +30,8 @@ export function writeStatus(session: Session, name: string, status: FolderStatus
         values.push(`MESSAGES ${status.messages}`);
         break;
       case "RECENT":
-        values.push("RECENT 0");
+        // RFC 3501 §6.3.10: messages with \Recent set, i.e. not yet claimed by any session.
+        values.push(`RECENT ${status.recent}`);
         break;
       case "UIDNEXT":
         values.push(`UIDNEXT ${status.uidNext}`);

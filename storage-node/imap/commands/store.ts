@@ -1,6 +1,11 @@
 /**
  * STORE and UID STORE (RFC 3501 §6.4.6) with UNCHANGEDSINCE and MODIFIED
  * (RFC 7162 §3.1.3).
+ *
+ * \Recent is not a `flag` in the STORE grammar (RFC 3501 §9: it is only in
+ * flag-fetch), so it is refused with BAD, as Dovecot does. A keyword new to
+ * the folder is announced in FLAGS before the FETCH responses (§7.2.6), also
+ * with .SILENT.
  */
 import { CommandError, SELECTED, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
@@ -38,8 +43,7 @@ async function parseStore(cursor: CommandCursor): Promise<StoreArgs> {
   cursor.sp();
   const flags: string[] = [];
   const add = (): void => {
-    const flag = cursor.messageFlag();
-    if (flag.toLowerCase() !== "\\recent") flags.push(flag);
+    flags.push(readStoredFlag(cursor));
   };
   if (cursor.peekChar("(")) await cursor.list(add);
   else {
@@ -48,6 +52,13 @@ async function parseStore(cursor: CommandCursor): Promise<StoreArgs> {
   }
   cursor.end();
   return { set, unchangedSince, op, silent: item === "FLAGS.SILENT", flags };
+}
+
+/** One flag a client may set (RFC 3501 §9 `flag`): never \Recent. Shared by STORE and APPEND. */
+export function readStoredFlag(cursor: CommandCursor): string {
+  const flag = cursor.messageFlag();
+  if (flag.toLowerCase() === "\\recent") throw new ParseError("\\Recent cannot be set by a client");
+  return flag;
 }
 
 async function runStore(session: Session, args: StoreArgs, byUid: boolean): Promise<{ code: string | null; text: string }> {
@@ -66,6 +77,8 @@ async function runStore(session: Session, args: StoreArgs, byUid: boolean): Prom
   );
   for (const change of result.changed) selected.tracker.markReported(change.uid, change.modseq);
   const tracker = selected.tracker;
+  // Adding or replacing gives every changed message all of the STORE's flags: the first one names any new keyword.
+  if (args.op !== "remove" && result.changed.length > 0) tracker.announceKeywords(result.changed[0].flags, session.out, false);
   const withModseq = session.condstore;
   if (!args.silent) {
     const modified = new Set(result.modified);
@@ -74,7 +87,8 @@ async function runStore(session: Session, args: StoreArgs, byUid: boolean): Prom
       for await (const message of storeIterable(mailbox.fetch(selected.name, toUidSet(shown), { flags: true, modseq: withModseq }))) {
         const seq = tracker.seqOf(message.uid);
         if (seq === 0) continue;
-        const parts = [`FLAGS ${formatFlags(message.flags ?? [])}`];
+        if (message.flags) tracker.announceKeywords(message.flags, session.out, false);
+        const parts = [`FLAGS ${formatFlags(tracker.flagsOf(message.uid, message.flags ?? []))}`];
         if (byUid) parts.unshift(`UID ${message.uid}`);
         if (withModseq && message.modseq !== undefined) parts.push(`MODSEQ (${message.modseq})`);
         session.out.untagged(`${seq} FETCH (${parts.join(" ")})`);

@@ -3,19 +3,20 @@
  * sequence/UID sets, INTERNALDATE (RFC 3501 §9 date-time).
  */
 
-/** System flags in the order Dovecot (and most servers) print them; keywords follow in stored order. */
+/** System flags in the order Dovecot (and most servers) print them, then \\Recent; keywords follow in stored order. */
 const SYSTEM_FLAG_ORDER = new Map([
   ["\\Answered", 0],
   ["\\Flagged", 1],
   ["\\Deleted", 2],
   ["\\Seen", 3],
   ["\\Draft", 4],
+  ["\\Recent", 5],
 ]);
 
 /** A flag list, system flags first in canonical order (a flag list is a set: RFC 3501 §2.3.2). */
 export function formatFlags(flags: readonly string[]): string {
   if (flags.length < 2) return `(${flags.join(" ")})`;
-  const rank = (flag: string): number => SYSTEM_FLAG_ORDER.get(flag) ?? 5;
+  const rank = (flag: string): number => SYSTEM_FLAG_ORDER.get(flag) ?? 6;
   const ordered = flags.map((flag, index) => ({ flag, index })).sort((a, b) => rank(a.flag) - rank(b.flag) || a.index - b.index);
   return `(${ordered.map((entry) => entry.flag).join(" ")})`;
 }

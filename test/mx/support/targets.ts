@@ -12,6 +12,13 @@ export interface SinkMessage {
   mailFrom: string;
   rcptTo: string[];
   raw: Buffer;
+  /** Whether the session ran over TLS (STARTTLS) when the message came. */
+  secure: boolean;
+}
+
+export interface SinkOptions {
+  /** Offer STARTTLS with this certificate, and per-SNI-name ones. */
+  tls?: { key: string; cert: string; sniOptions?: Record<string, { key: string; cert: string }> };
 }
 
 export interface Sink {
@@ -19,15 +26,22 @@ export interface Sink {
   received: SinkMessage[];
   /** RCPT attempts per address. */
   attempts: Map<string, number>;
+  /** TCP connections accepted. */
+  connections: number;
   close(): Promise<void>;
 }
 
-export async function startSink(): Promise<Sink> {
-  const sink: Sink = { port: 0, received: [], attempts: new Map(), close: async () => undefined };
+export async function startSink(options: SinkOptions = {}): Promise<Sink> {
+  const sink: Sink = { port: 0, received: [], attempts: new Map(), connections: 0, close: async () => undefined };
   const server = new SMTPServer({
     authOptional: true,
-    disabledCommands: ["AUTH", "STARTTLS"],
+    disabledCommands: options.tls ? ["AUTH"] : ["AUTH", "STARTTLS"],
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert, sniOptions: options.tls.sniOptions } : {}),
     logger: false,
+    onConnect(_session, callback) {
+      sink.connections++;
+      callback();
+    },
     onRcptTo(address, _session, callback) {
       const count = (sink.attempts.get(address.address) ?? 0) + 1;
       sink.attempts.set(address.address, count);
@@ -50,6 +64,7 @@ export async function startSink(): Promise<Sink> {
           mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
           rcptTo: session.envelope.rcptTo.map((r) => r.address),
           raw: Buffer.concat(chunks),
+          secure: session.secure,
         });
         callback();
       });

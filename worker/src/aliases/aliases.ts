@@ -17,6 +17,7 @@ import { ApiError } from "../errors.ts";
 import { newId, nowIso } from "../ids.ts";
 import { ALIASES_PER_DOMAIN_MAX, FORWARDS_PER_ALIAS_MAX, WEBHOOKS_PER_ALIAS_MAX } from "../limits.ts";
 import { normalizeAliasLocalPart, normalizeForwardAddress, normalizeWebhookUrl, type WebhookUrlOptions } from "./address.ts";
+import { EMPTY_WEBHOOK_STATUS, toWebhookStatus, WEBHOOK_STATUS_COLUMNS, type WebhookStatusData, type WebhookStatusRow } from "./webhook-status.ts";
 
 export interface WebhookInput {
   url: string;
@@ -42,6 +43,8 @@ export interface WebhookData {
   url: string;
   /** Present only in the answer that created the webhook. */
   signingKey?: string;
+  /** Delivery status reported by the nodes. */
+  status: WebhookStatusData;
 }
 
 export interface AliasData {
@@ -146,10 +149,10 @@ function webhookStatements(db: D1Database, aliasId: string, urls: string[], exis
     const keptId = existing.get(url);
     if (keptId !== undefined) {
       statements.push(db.prepare("UPDATE alias_webhooks SET position = ? WHERE id = ?").bind(position, keptId));
-      result.push({ id: keptId, url });
+      result.push({ id: keptId, url, status: EMPTY_WEBHOOK_STATUS });
       continue;
     }
-    const hook = { id: newId("whk"), url, signingKey: toBase64(randomBytes(32)) };
+    const hook = { id: newId("whk"), url, signingKey: toBase64(randomBytes(32)), status: EMPTY_WEBHOOK_STATUS };
     statements.push(
       db
         .prepare("INSERT INTO alias_webhooks (id, alias_id, position, url, signing_key, created_at) VALUES (?, ?, ?, ?, ?, ?)")
@@ -208,7 +211,8 @@ export async function createAlias(
   const statements = [...forwardStatements(db, aliasId, forwards), ...hooks.statements];
   if (statements.length > 0) await db.batch(statements);
   const alias = await readAlias(db, aliasId, address);
-  return { ...alias, webhooks: hooks.result };
+  const keys = new Map(hooks.created.map((hook) => [hook.id, hook.signingKey]));
+  return { ...alias, webhooks: alias.webhooks.map((hook) => (keys.has(hook.id) ? { ...hook, signingKey: keys.get(hook.id) } : hook)) };
 }
 
 interface AliasRow {
@@ -231,7 +235,9 @@ async function readAlias(db: D1Database, aliasId: string, address: string): Prom
       )
       .bind(aliasId),
     db.prepare("SELECT address FROM alias_forwards WHERE alias_id = ? ORDER BY position").bind(aliasId),
-    db.prepare("SELECT id, url FROM alias_webhooks WHERE alias_id = ? ORDER BY position").bind(aliasId),
+    db
+      .prepare(`SELECT w.id, w.url, ${WEBHOOK_STATUS_COLUMNS} FROM alias_webhooks w LEFT JOIN webhook_status s ON s.webhook_id = w.id WHERE w.alias_id = ? ORDER BY w.position`)
+      .bind(aliasId),
   ]);
   const row = (aliasResult.results as AliasRow[])[0];
   if (row === undefined) throw aliasNotFound();
@@ -239,7 +245,7 @@ async function readAlias(db: D1Database, aliasId: string, address: string): Prom
     row,
     address,
     (forwardResult.results as { address: string }[]).map((forward) => forward.address),
-    (webhookResult.results as { id: string; url: string }[]).map((hook) => ({ id: hook.id, url: hook.url })),
+    (webhookResult.results as ({ id: string; url: string } & WebhookStatusRow)[]).map((hook) => ({ id: hook.id, url: hook.url, status: toWebhookStatus(hook) })),
   );
 }
 
@@ -281,7 +287,8 @@ export async function listAliases(db: D1Database, accountId: string, domainName:
       .bind(domain.id),
     db
       .prepare(
-        `SELECT w.alias_id, w.id, w.url FROM alias_webhooks w JOIN aliases a ON a.id = w.alias_id
+        `SELECT w.alias_id, w.id, w.url, ${WEBHOOK_STATUS_COLUMNS} FROM alias_webhooks w JOIN aliases a ON a.id = w.alias_id
+           LEFT JOIN webhook_status s ON s.webhook_id = w.id
           WHERE a.domain_id = ? ORDER BY w.alias_id, w.position`,
       )
       .bind(domain.id),
@@ -291,8 +298,8 @@ export async function listAliases(db: D1Database, accountId: string, domainName:
     forwards.set(row.alias_id, [...(forwards.get(row.alias_id) ?? []), row.address]);
   }
   const webhooks = new Map<string, WebhookData[]>();
-  for (const row of webhookResult.results as { alias_id: string; id: string; url: string }[]) {
-    webhooks.set(row.alias_id, [...(webhooks.get(row.alias_id) ?? []), { id: row.id, url: row.url }]);
+  for (const row of webhookResult.results as ({ alias_id: string; id: string; url: string } & WebhookStatusRow)[]) {
+    webhooks.set(row.alias_id, [...(webhooks.get(row.alias_id) ?? []), { id: row.id, url: row.url, status: toWebhookStatus(row) }]);
   }
   return (aliasResult.results as AliasRow[]).map((row) =>
     toAliasData(row, `${row.local_part}@${domain.name}`, forwards.get(row.id) ?? [], webhooks.get(row.id) ?? []),

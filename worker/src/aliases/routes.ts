@@ -19,11 +19,22 @@ const ForwardTo = z.array(z.string().min(1).max(254)).openapi({ example: ["me@el
 const Webhooks = z.array(z.object({ url: z.string().min(1).max(WEBHOOK_URL_MAX_LENGTH) }).strict());
 const Quota = z.number().int().min(0).max(QUOTA_BYTES_MAX).nullable();
 
+const WebhookStatusSchema = z
+  .object({
+    lastSuccessAt: z.string().nullable(),
+    lastFailureAt: z.string().nullable(),
+    lastFailure: z.string().nullable().openapi({ description: 'Class of the last failure ("HTTP 503", "TimeoutError"); never a body' }),
+    abandoned: z.number().int().openapi({ description: "Deliveries the nodes gave up on (permanent refusal or retries past the deadline)" }),
+    lastAbandonedAt: z.string().nullable(),
+  })
+  .openapi("WebhookStatus");
+
 const WebhookSchema = z
   .object({
     id: z.string(),
     url: z.string(),
     signingKey: z.string().optional().openapi({ description: "HMAC-SHA-256 key, base64; only in the answer that created it" }),
+    status: WebhookStatusSchema,
   })
   .openapi("Webhook");
 

@@ -16,6 +16,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { EdgeBindings } from "../env.ts";
 import { lookupCredentials, recordGeneration, recordPasswordUse, resolveAlias } from "../directory.ts";
+import { recordWebhookStatus } from "../aliases/webhook-status.ts";
 import { HANDSHAKE_MAX_SKEW_MS, readHandshakeHeaders } from "../../../shared/tunnel/handshake.ts";
 import { HEARTBEAT_PING, HEARTBEAT_PONG, NodeToEdgeMethods, type TunnelMethodName, type TunnelMethods } from "../../../shared/tunnel/messages.ts";
 import { RpcPeer, type RpcResult } from "../../../shared/tunnel/rpc-peer.ts";
@@ -122,6 +123,10 @@ export class NodeTunnel extends DurableObject<EdgeBindings> {
         },
         "mailbox.generation": async ({ mailboxId, generation }) => {
           await recordGeneration(db, mailboxId, generation, nodeId);
+          return { recorded: true };
+        },
+        "webhook.status": async ({ webhookId, outcome, error }) => {
+          await recordWebhookStatus(db, webhookId, outcome, error);
           return { recorded: true };
         },
       },
