@@ -897,6 +897,26 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect((await mb.status("INBOX")).keywords).toEqual(["$A", "$B"]);
       });
 
+      it("records the keywords of a batch append (MULTIAPPEND), and a batch over the cap writes nothing", async () => {
+        const mb = await fresh();
+        async function* two(): AsyncGenerator<BatchAppendItem> {
+          yield { body: enc.encode(testMessage({ subject: "a" })), options: { flags: ["\\Seen", "$Work"] } };
+          yield { body: enc.encode(testMessage({ subject: "b" })), options: { flags: ["$Later", "$work"] } };
+        }
+        await mb.appendBatch("INBOX", two());
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "$Later"]);
+        const names = Array.from({ length: STORE_MAX_KEYWORDS_PER_FOLDER - 1 }, (_, i) => `k${i}`);
+        // Two keywords defined + these = one more than the cap, spread over messages of at most STORE_MAX_FLAGS_PER_MESSAGE flags.
+        async function* overCap(): AsyncGenerator<BatchAppendItem> {
+          for (let i = 0; i < names.length; i += STORE_MAX_FLAGS_PER_MESSAGE) {
+            yield { body: enc.encode(testMessage()), options: { flags: names.slice(i, i + STORE_MAX_FLAGS_PER_MESSAGE) } };
+          }
+        }
+        await expectStoreError(mb.appendBatch("INBOX", overCap()), "limit");
+        expect(await mb.uids("INBOX")).toEqual([1, 2]);
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "$Later"]);
+      });
+
       it("refuses a keyword beyond STORE_MAX_KEYWORDS_PER_FOLDER as limit and changes nothing", async () => {
         const mb = await fresh();
         await mb.createFolder("Full");

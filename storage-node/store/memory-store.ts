@@ -294,6 +294,9 @@ class MemoryMailbox implements Mailbox {
     const s = this.live();
     const f = this.folder(folder);
     this.checkQuota(total);
+    // Throws `limit` before anything is written, like a single append.
+    const keywords = defineKeywords(f.keywords, staged.flatMap((m) => m.flags));
+    if (keywords) f.keywords = keywords;
     const results: AppendData[] = [];
     for (const { content, flags, internalDate } of staged) {
       const modseq = ++s.modseq;
