@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   {
-    ignores: ["node_modules/", ".wrangler/", ".sealbox/", "dist/", "test/golden/**", "**/*.d.ts"],
+    ignores: ["node_modules/", ".tsbuild/", ".wrangler/", ".sealbox/", "dist/", "test/golden/**", "**/*.d.ts"],
   },
   ...tseslint.configs.recommended,
   {

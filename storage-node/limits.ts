@@ -9,6 +9,8 @@
 
 /** Largest message the store accepts (APPEND, delivery), in bytes. */
 export const STORE_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Most bytes of all messages of one all-or-nothing batch append (IMAP MULTIAPPEND), held until the batch commits. */
+export const STORE_MAX_APPEND_BATCH_BYTES = 128 * 1024 * 1024;
 /** Longest folder name, in UTF-16 code units of the Unicode name. */
 export const STORE_MAX_FOLDER_NAME_CHARS = 512;
 /** Deepest folder hierarchy ("a/b/c" has depth 3). */
