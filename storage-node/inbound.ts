@@ -10,6 +10,10 @@
  * - Sealing secrets are unwrapped at login (`onLogin`) and held in memory only
  *   while the mailbox is open; an `address.changed` push drops them and the
  *   cached route of that address.
+ * - With peer links (`peers`), mail for a mailbox homed on another node is
+ *   relayed there (mx/delivery.ts), and sealed entries other nodes relay here
+ *   (`spool.relay`) are written durably into this spool before they are
+ *   acknowledged, then drained at once when the mailbox is open here.
  * - `close()` stops the MX first (in-flight DATA finishes), then the queues,
  *   then closes the spool database.
  */
@@ -23,7 +27,11 @@ import { unwrapSealingSecret } from "../shared/crypto/sealing.ts";
 import type { AuthenticatedData } from "./auth/types.ts";
 import type { CredentialCache } from "./auth/credential-cache.ts";
 import { normalizeAddress } from "./auth/credential-cache.ts";
-import { OUTBOUND_LIMITS, WEBHOOK_LIMITS } from "./limits.ts";
+import { MX_LIMITS, OUTBOUND_LIMITS, PEER_LIMITS, WEBHOOK_LIMITS } from "./limits.ts";
+import type { PeerPool } from "./peer/peer-pool.ts";
+import type { PeerServer } from "./peer/peer-server.ts";
+import { RelayQueue, relayEntry } from "./peer/relay-queue.ts";
+import { RpcError } from "../shared/tunnel/rpc-peer.ts";
 import type { Logger } from "./log.ts";
 import { Deliverer, newDeliveryId, type WebhookTargetJobData } from "./mx/delivery.ts";
 import { createDnsResolver } from "./mx/dns-resolver.ts";
@@ -53,6 +61,8 @@ export interface InboundContext {
   listeners: { name: string; port: number }[];
   /** Overrides of MX limits (tests of their edges, benchmarks); production uses MX_LIMITS. */
   mxOverrides?: MxLimitOverrides;
+  /** Peer links to other nodes; without them every mailbox is treated as homed here. */
+  peers?: { server: PeerServer; pool: PeerPool };
 }
 
 export interface InboundServices {
@@ -221,6 +231,35 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
   });
   forwards.start();
 
+  const peers = context.peers;
+  const relays = peers
+    ? new RelayQueue({
+        spool,
+        retryBaseMs: settings.relayRetryBaseMs,
+        logger: logger.child({ service: "relay" }),
+        send: (homeNode, entry, timeoutMs) => peers.pool.call(homeNode, "spool.relay", entry, timeoutMs),
+      })
+    : null;
+  relays?.start();
+  if (peers) {
+    // Another node relays sealed mail for a mailbox homed here (DESIGN §2.2).
+    peers.server.handle("spool.relay", async (entry) => {
+      const sealed = Buffer.from(entry.sealed, "base64");
+      if (sealed.length === 0 || sealed.toString("base64") !== entry.sealed) throw new RpcError("invalid-params", "sealed bytes are not canonical base64");
+      if (entry.size > MX_LIMITS.maxMessageBytes) throw new RpcError("invalid-params", "entry is larger than any message this node accepts");
+      try {
+        await spool.write({ sealed: [{ id: entry.id, mailboxId: entry.mailboxId, aliasId: entry.aliasId, receivedAt: new Date(entry.receivedAt), size: entry.size, sealed }] });
+      } catch {
+        throw new RpcError("temporary", "the entry could not be stored");
+      }
+      const open = store.openMailbox(entry.mailboxId);
+      if (open) {
+        store.drain(entry.mailboxId, open).catch(() => logger.warn({ mailboxId: entry.mailboxId }, "drain after relay failed"));
+      }
+      return { stored: true };
+    });
+  }
+
   // One sealing thread per spare core (at least one), so sealing never blocks the sockets.
   const sealPool = new SealPool(Math.max(1, Math.min(4, availableParallelism() - 1)));
   const deliverer = new Deliverer({
@@ -230,7 +269,24 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     onQueued: (kinds) => {
       if (kinds.webhook) webhooks.poke();
       if (kinds.forward) forwards.poke();
+      if (kinds.relay) relays?.poke();
     },
+    peers: peers
+      ? {
+          nodeId: settings.nodeId,
+          relay: async (homeNode, entry) => {
+            const result = await peers.pool.call(homeNode, "spool.relay", relayEntry(entry), PEER_LIMITS.relayTimeoutMs);
+            if (!result.ok) logger.info({ peer: homeNode, code: result.error.code }, "home node not reachable; relay queued");
+            return result.ok;
+          },
+          place: async (route) => {
+            const result = await context.tunnel.call("mailbox.place", { mailboxId: route.mailboxId });
+            if (!result.ok) throw new RouteUnavailableError(`placement failed: ${result.error.code}`);
+            routes.invalidate(normalizeAddress(route.address));
+            return result.value.homeNode;
+          },
+        }
+      : undefined,
   });
   const mx = new MxServer({
     hostname: settings.hostname,
@@ -252,6 +308,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
     ({ port: mxPort } = await mx.listen({ port: settings.mxPort, host: settings.host }));
   } catch (error) {
     await sealPool.close();
+    await relays?.stop();
     await forwards.stop();
     await webhooks.stop();
     await webhookSender.close();
@@ -289,6 +346,7 @@ export async function startInbound(context: InboundContext): Promise<InboundServ
       secretsByAddress.clear();
       await mx.close();
       await sealPool.close();
+      await relays?.stop();
       await forwards.stop();
       await webhooks.stop();
       await webhookSender.close();

@@ -9,6 +9,8 @@
 
 /** Largest message the store accepts (APPEND, delivery), in bytes. */
 export const STORE_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** Most bytes of all messages of one all-or-nothing batch append (IMAP MULTIAPPEND), held until the batch commits. */
+export const STORE_MAX_APPEND_BATCH_BYTES = 128 * 1024 * 1024;
 /** Longest folder name, in UTF-16 code units of the Unicode name. */
 export const STORE_MAX_FOLDER_NAME_CHARS = 512;
 /** Deepest folder hierarchy ("a/b/c" has depth 3). */
@@ -156,6 +158,34 @@ export const TUNNEL_LIMITS = {
   heartbeatTimeoutMs: 10_000,
   /** How long a starting node waits for its first tunnel connection before reporting ready anyway. */
   startupWaitMs: 15_000,
+} as const;
+
+// ---- Peer links (node ↔ node) -------------------------------------------------------
+
+export const PEER_LIMITS = {
+  /** Largest peer frame: a sealed message of MX_LIMITS.maxMessageBytes in base64 plus its JSON envelope. */
+  maxFrameBytes: 48 * 1024 * 1024,
+  /** Calls waiting for an answer on one link; one more is refused at once as `busy`. */
+  maxPendingCalls: 64,
+  /** Inbound links one peer node may hold open at once; one more is refused (503). */
+  maxConnectionsPerPeer: 4,
+  /** Dial + both handshake signatures must complete within this. */
+  handshakeTimeoutMs: 5_000,
+  /** How long the MX waits for the home node's acknowledgement before it queues the relay instead. */
+  relayTimeoutMs: 5_000,
+  /** A relay from the queue (larger messages, a busy home node) may take this long. */
+  queuedRelayTimeoutMs: 60_000,
+  /** An outbound link with no call for this long is closed. */
+  idleMs: 60_000,
+  /** After a failed dial, calls to that peer fail at once for backoffBaseMs · 2^n (up to backoffMaxMs, jittered). */
+  backoffBaseMs: 250,
+  backoffMaxMs: 30_000,
+  /** A peer's public key and URL from the edge are reused for this long. */
+  lookupCacheMs: 60_000,
+  /** Relays in flight at once from the relay queue. */
+  relayConcurrency: 4,
+  /** Relay queue retry ceiling (the base is the relayRetryBaseMs setting). Relays never give up: the mail is the mailbox's. */
+  relayRetryMaxMs: 10 * 60_000,
 } as const;
 
 // ---- MX / spool / queues ------------------------------------------------------------

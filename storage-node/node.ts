@@ -2,9 +2,16 @@
  * One storage node: the tunnel to the edge, the credential cache, the mailbox
  * store and the protocol servers, started and stopped together.
  *
- * Shutdown order (SIGTERM/SIGINT): stop accepting connections, let in-flight
- * commands finish and sessions say BYE, close the mailbox store (every
- * database closed cleanly, WAL checkpointed), then drop the tunnel.
+ * Peer links: the node listens for other nodes on `peerHost:peerPort` and
+ * announces the URL they should dial (`peerUrl`, or ws(s)://peerHost:port) to
+ * the edge after every tunnel connect (`node.announce`); it finds other nodes
+ * through the edge (`node.lookup`, cached briefly).
+ *
+ * Shutdown order (SIGTERM/SIGINT): stop accepting connections (IMAP, then
+ * peer links), let in-flight commands finish and sessions say BYE, stop
+ * inbound mail and its queues, close outbound peer links, close the mailbox
+ * store (every database closed cleanly, WAL checkpointed), then drop the
+ * tunnel.
  */
 import { mkdir, readFile } from "node:fs/promises";
 import path from "node:path";
@@ -22,6 +29,9 @@ import { EdgeReports } from "./tunnel/edge-reports.ts";
 import { startInbound, type InboundServices } from "./inbound.ts";
 import { NODE_VERSION } from "./version.ts";
 import { TUNNEL_LIMITS } from "./limits.ts";
+import { PeerDirectory, PeerUnavailableError } from "./peer/peer-directory.ts";
+import { PeerPool } from "./peer/peer-pool.ts";
+import { PeerServer } from "./peer/peer-server.ts";
 
 export interface RunningNode {
   settings: NodeSettings;
@@ -80,11 +90,55 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
   // Whatever was cached while the tunnel was down may have missed pushes.
   tunnel.on("connected", () => cache.clear());
 
+  const peerDirectory = new PeerDirectory(async (nodeId) => {
+    const result = await tunnel.call("node.lookup", { nodeId });
+    if (!result.ok) throw new PeerUnavailableError(`peer look-up failed: ${result.error.code}`);
+    return result.value;
+  });
+  tunnel.on("connected", () => peerDirectory.clear());
+
   const reports = new EdgeReports(tunnel, logger.child({ service: "tunnel" }));
   const baseStore = reports.mirrorGenerations(createSqliteStore({ dataDir: path.join(settings.dataDir, "mailboxes") }));
   const tls = await loadTls(settings);
+  const peerLogger = logger.child({ service: "peer" });
+  const peerServer = new PeerServer({
+    nodeId: settings.nodeId,
+    nodeSecretKey: settings.nodeSecretKey,
+    directory: peerDirectory,
+    logger: peerLogger,
+    tls: settings.peerTls ? tls : undefined,
+  });
+  const peerPool = new PeerPool({
+    nodeId: settings.nodeId,
+    nodeSecretKey: settings.nodeSecretKey,
+    directory: peerDirectory,
+    logger: peerLogger,
+    ca: settings.peerCaPath ? await readFile(settings.peerCaPath, "utf8") : undefined,
+  });
   let inbound: InboundServices | null = null;
-  inbound = await startInbound({ settings, logger: logger.child({ service: "inbound" }), tunnel, cache, store: baseStore, tls, listeners });
+  inbound = await startInbound({
+    settings,
+    logger: logger.child({ service: "inbound" }),
+    tunnel,
+    cache,
+    store: baseStore,
+    tls,
+    listeners,
+    peers: { server: peerServer, pool: peerPool },
+  });
+  const { port: peerPort } = await peerServer.listen({ host: settings.peerHost, port: settings.peerPort });
+  listeners.push({ name: "peer", port: peerPort });
+  const peerUrl = settings.peerUrl || `${settings.peerTls ? "wss" : "ws"}://${settings.peerHost.includes(":") ? `[${settings.peerHost}]` : settings.peerHost}:${peerPort}`;
+  const announce = () => {
+    tunnel.call("node.announce", { peerUrl }).then(
+      (result) => {
+        if (result.ok) peerLogger.info({ peerUrl }, "peer URL announced");
+        else peerLogger.warn({ code: result.error.code }, "peer URL not announced to the edge");
+      },
+      () => undefined,
+    );
+  };
+  tunnel.on("connected", announce);
   const store = inbound.store;
   const authenticator = new EdgeAuthenticator({
     cache,
@@ -127,7 +181,9 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
       closing ??= (async () => {
         logger.info("storage node stopping");
         await imap.close();
+        await peerServer.close();
         await inbound?.close();
+        await peerPool.close();
         await store.close();
         await tunnel.close();
         logger.info("storage node stopped");

@@ -57,6 +57,17 @@ export interface NodeSettings {
   outboundRetryBaseMs: number;
   /** First retry delay of the webhook queue (doubles per attempt). */
   webhookRetryBaseMs: number;
+  /** Address and port the peer-link server (other nodes relay mail here) listens on. Port 0 = any free port. */
+  peerHost: string;
+  peerPort: number;
+  /** The URL other nodes dial, announced to the edge; empty = ws(s)://peerHost:<listening port>. */
+  peerUrl: string;
+  /** Serve peer links over TLS (wss://) with tlsKeyPath/tlsCertPath; dialled wss:// peers must present a trusted certificate. */
+  peerTls: boolean;
+  /** Extra CA certificate (PEM file) trusted for wss:// peers, e.g. a private CA; unset = system CAs only. */
+  peerCaPath: string | null;
+  /** First retry delay of the relay queue (doubles per attempt, capped; relays never give up). */
+  relayRetryBaseMs: number;
 }
 
 interface SettingSpec {
@@ -98,6 +109,12 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "dkimPrivateKeyPath", env: "SEALBOX_DKIM_PRIVATE_KEY", kind: "nullable-string" },
   { key: "outboundRetryBaseMs", env: "SEALBOX_OUTBOUND_RETRY_BASE_MS", kind: "int" },
   { key: "webhookRetryBaseMs", env: "SEALBOX_WEBHOOK_RETRY_BASE_MS", kind: "int" },
+  { key: "peerHost", env: "SEALBOX_PEER_HOST", kind: "string" },
+  { key: "peerPort", env: "SEALBOX_PEER_PORT", kind: "port" },
+  { key: "peerUrl", env: "SEALBOX_PEER_URL", kind: "string" },
+  { key: "peerTls", env: "SEALBOX_PEER_TLS", kind: "bool" },
+  { key: "peerCaPath", env: "SEALBOX_PEER_CA", kind: "nullable-string" },
+  { key: "relayRetryBaseMs", env: "SEALBOX_RELAY_RETRY_BASE_MS", kind: "int" },
 ];
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -133,6 +150,12 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   dkimPrivateKeyPath: null,
   outboundRetryBaseMs: 30 * 60_000,
   webhookRetryBaseMs: 30_000,
+  peerHost: "127.0.0.1",
+  peerPort: 2526,
+  peerUrl: "",
+  peerTls: false,
+  peerCaPath: null,
+  relayRetryBaseMs: 5_000,
 };
 
 export class SettingsError extends Error {
@@ -194,6 +217,7 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): NodeSettings
   }
   if (!settings.nodeId) throw new SettingsError("nodeId is required (SEALBOX_NODE_ID)");
   if (!settings.nodeSecretKey) throw new SettingsError("nodeSecretKey is required (SEALBOX_NODE_SECRET_KEY)");
+  if (settings.peerUrl && !/^wss?:\/\/[^\s]+$/.test(settings.peerUrl)) throw new SettingsError("peerUrl must be a ws:// or wss:// URL");
   settings.dataDir = path.resolve(settings.dataDir);
   return settings;
 }

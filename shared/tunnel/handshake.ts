@@ -31,8 +31,14 @@ export interface HandshakeData {
 
 const encoder = new TextEncoder();
 
-function message(nodeId: string, timestamp: number, nonce: string): Uint8Array {
-  return encoder.encode(`${HANDSHAKE_CONTEXT}\n${nodeId}\n${timestamp}\n${nonce}`);
+/**
+ * The signed text. `context` says what the handshake opens: the tunnel
+ * (`HANDSHAKE_CONTEXT`) or a peer link to one named node (see
+ * peer-handshake.ts), so a handshake captured on one kind of link or sent to
+ * one peer is worthless on any other.
+ */
+function message(nodeId: string, timestamp: number, nonce: string, context: string): Uint8Array {
+  return encoder.encode(`${context}\n${nodeId}\n${timestamp}\n${nonce}`);
 }
 
 function toB64(bytes: Uint8Array): string {
@@ -57,12 +63,12 @@ export function generateNodeKeyPair(): { secretKey: string; publicKey: string } 
   return { secretKey: toB64(secret), publicKey: toB64(ed25519.getPublicKey(secret)) };
 }
 
-export function signHandshake(nodeId: string, secretKeyB64: string, now = Date.now()): HandshakeData {
+export function signHandshake(nodeId: string, secretKeyB64: string, now = Date.now(), context = HANDSHAKE_CONTEXT): HandshakeData {
   const secret = fromB64(secretKeyB64);
   if (!secret || secret.length !== 32) throw new Error("node secret key must be 32 bytes of base64");
   const nonceBytes = crypto.getRandomValues(new Uint8Array(18));
   const nonce = toB64(nonceBytes).replace(/\+/g, "-").replace(/\//g, "_");
-  const signature = toB64(ed25519.sign(message(nodeId, now, nonce), secret));
+  const signature = toB64(ed25519.sign(message(nodeId, now, nonce, context), secret));
   return { nodeId, timestamp: now, nonce, signature };
 }
 
@@ -88,13 +94,13 @@ export function readHandshakeHeaders(get: (name: string) => string | null): Hand
 export type HandshakeVerdict = "ok" | "bad-signature" | "stale";
 
 /** Checks signature and freshness. Single use is the caller's job (it keeps the nonces). */
-export function verifyHandshake(data: HandshakeData, publicKeyB64: string, now = Date.now()): HandshakeVerdict {
+export function verifyHandshake(data: HandshakeData, publicKeyB64: string, now = Date.now(), context = HANDSHAKE_CONTEXT): HandshakeVerdict {
   const publicKey = fromB64(publicKeyB64);
   const signature = fromB64(data.signature);
   if (!publicKey || publicKey.length !== 32 || !signature || signature.length !== 64) return "bad-signature";
   let valid = false;
   try {
-    valid = ed25519.verify(signature, message(data.nodeId, data.timestamp, data.nonce), publicKey);
+    valid = ed25519.verify(signature, message(data.nodeId, data.timestamp, data.nonce, context), publicKey);
   } catch {
     valid = false;
   }

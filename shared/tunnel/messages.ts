@@ -61,6 +61,12 @@ export const NodeToEdgeMethods = {
   "alias.resolve": AddressParamsSchema,
   "password.used": z.object({ passwordId: z.string().min(1).max(64) }),
   "mailbox.generation": z.object({ mailboxId: z.string().min(1).max(64), generation: z.number().int().nonnegative() }),
+  // Peer links: where this node accepts peer links (announced after every connect) …
+  "node.announce": z.object({ peerUrl: z.string().regex(/^wss?:\/\/[^\s]+$/).max(512) }),
+  // … where another node accepts them, and the key it signs with.
+  "node.lookup": z.object({ nodeId: z.string().min(1).max(64) }),
+  // Mail arrived for a mailbox with no home node yet: place it on the asking node, first come.
+  "mailbox.place": z.object({ mailboxId: z.string().min(1).max(64) }),
   // One webhook delivery outcome; `error` is a failure class ("HTTP 503", "TimeoutError"), never a body.
   "webhook.status": z.object({
     webhookId: z.string().min(1).max(64),
@@ -68,6 +74,42 @@ export const NodeToEdgeMethods = {
     error: z.string().max(200).optional(),
   }),
 } as const;
+
+/**
+ * Methods one storage node calls on another over a peer link. The link is
+ * authenticated both ways before any frame (see peer-handshake.ts); frames are
+ * the same v1 frames as the tunnel's.
+ */
+export const PeerMethods = {
+  // A sealed spool entry relayed to the mailbox's home node. Idempotent on `id`.
+  "spool.relay": z.object({
+    id: z.string().min(1).max(128),
+    mailboxId: z.string().min(1).max(64),
+    aliasId: z.string().min(1).max(64),
+    receivedAt: z.number().int().nonnegative(),
+    size: z.number().int().nonnegative(),
+    /** The sealed bytes, base64. */
+    sealed: z.string().min(1),
+  }),
+} as const;
+
+export interface RelayEntryData {
+  id: string;
+  mailboxId: string;
+  aliasId: string;
+  /** Epoch ms. */
+  receivedAt: number;
+  size: number;
+  sealed: string;
+}
+
+export interface PeerNodeData {
+  nodeId: string;
+  /** Ed25519 public key, base64. */
+  publicKey: string;
+  /** Where the node accepts peer links, or null when it never announced one. */
+  peerUrl: string | null;
+}
 
 /** Methods the edge calls on a node. */
 export const EdgeToNodeMethods = {
@@ -91,6 +133,10 @@ export interface TunnelMethods {
   "alias.resolve": { params: { address: string }; result: AliasRouteData | null };
   "password.used": { params: { passwordId: string }; result: { recorded: true } };
   "mailbox.generation": { params: { mailboxId: string; generation: number }; result: { recorded: true } };
+  "node.announce": { params: { peerUrl: string }; result: { recorded: true } };
+  "node.lookup": { params: { nodeId: string }; result: PeerNodeData | null };
+  "mailbox.place": { params: { mailboxId: string }; result: { homeNode: string | null } };
+  "spool.relay": { params: RelayEntryData; result: { stored: true } };
   "webhook.status": { params: { webhookId: string; outcome: "success" | "failure" | "abandoned"; error?: string }; result: { recorded: true } };
   "node.ping": { params: Record<string, never>; result: { pong: true; time: number } };
   "node.status": { params: Record<string, never>; result: NodeStatusData };

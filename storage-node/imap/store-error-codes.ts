@@ -16,7 +16,7 @@ const STORE_ERROR_RESPONSES: Record<StoreErrorKind, { code: string; text: string
   "over-quota": { code: "OVERQUOTA", text: "Quota exceeded." },
   "in-use": { code: "INUSE", text: "Mailbox is in use." },
   "too-big": { code: "TOOBIG", text: "Message too large." },
-  invalid: { code: "CANNOT", text: "Invalid argument." },
+  invalid: { code: "CANNOT", text: "Refused: a name, flag, keyword or message is malformed or over a limit." },
   "bad-key": { code: "UNAVAILABLE", text: "Mailbox unavailable." },
   stale: { code: "UNAVAILABLE", text: "Mailbox unavailable." },
   cannot: { code: "CANNOT", text: "Operation not permitted." },

@@ -13,6 +13,10 @@
  *   message appended elsewhere is invisible until its EXISTS went out.
  * - Flag changes this session already reported itself (STORE, implicit \Seen)
  *   are not reported again by `sync`.
+ * - `resyncModseq` never passes a change this client has not been told about:
+ *   while expunges are held back it stays at the mod-sequence from before the
+ *   first of them (RFC 7162 §3.2.10, RFC 5162 erratum 1810), so a client that
+ *   resynchronizes from it loses nothing.
  * - A keyword reaches the client in FLAGS before any response that uses it
  *   (RFC 3501 §7.2.6): `keywords` is what the client was told; anything new is
  *   announced first (mailbox-flags.ts).
@@ -44,6 +48,8 @@ export class SequenceTracker {
   modseq: number;
   private pendingExpunges = new Set<number>();
   private reported = new Map<number, number>();
+  /** `modseq` before the sync that first held an expunge back. */
+  private pendingSince = 0;
   /** Keywords announced in FLAGS, and the same in lower case. */
   keywords: string[] = [];
   private keywordKeys = new Set<string>();
@@ -77,6 +83,11 @@ export class SequenceTracker {
       else high = mid - 1;
     }
     return 0;
+  }
+
+  /** The highest mod-sequence a client may resynchronize from (HIGHESTMODSEQ response code). */
+  get resyncModseq(): number {
+    return this.pendingExpunges.size > 0 ? this.pendingSince : this.modseq;
   }
 
   /**
@@ -252,6 +263,7 @@ export class SequenceTracker {
     const changes: ChangesData = await mailbox.changesSince(folder, this.modseq);
     this.announceKeywords(changes.keywords, out, options.readOnly);
     const expunged = new Set(changes.expunged);
+    if (this.pendingExpunges.size === 0) this.pendingSince = this.modseq;
     for (const uid of changes.expunged) if (this.seqOf(uid) > 0) this.pendingExpunges.add(uid);
     const maxUid = this.uids.length > 0 ? this.uids[this.uids.length - 1] : 0;
     const added: number[] = [];

@@ -5,20 +5,34 @@
  * Invariants:
  * - `deliver()` resolves only when every part is durable: sealed spool
  *   entries, forward and webhook jobs and the message copy they need (one
- *   fsync'd spool transaction), and direct inserts into open mailboxes (the
- *   store's append is durable when it resolves). Only then does the MX say 250.
+ *   fsync'd spool transaction), direct inserts into open mailboxes (the
+ *   store's append is durable when it resolves), and entries relayed to their
+ *   home node (acknowledged only after the home node's fsync'd spool write).
+ *   Only then does the MX say 250.
  * - Mail for a mailbox that is not open on this node is sealed to the alias's
- *   public key (context = spool id) before it touches the disk.
+ *   public key (context = spool id) before it touches a disk or a peer link;
+ *   a relaying node cannot read what it relays.
  * - Ids are stable: the spool id of a recipient and the delivery id of a
  *   webhook/forward job are derived from the delivery id, so the dedupe key of
  *   a drain and the idempotency key of a webhook never change across retries.
  * - Errors are protocol-neutral `DeliveryError`s; the MX maps them to replies.
  *
- * Multi-node note: when a route's home node is another node, this node still
- * spools the sealed entry locally. A multi-node deployment relays it over the
- * peer link to the home node's spool (same sealed bytes, same spool id, so a
- * relay retry is absorbed by the dedupe key) before answering 250; until peer
- * links exist, a mailbox is only ever drained on the node that holds its spool.
+ * Multi-node: a mailbox lives on one home node (the route's `homeNode`).
+ * - Home node is this node: insert straight into the open mailbox, or seal
+ *   into the local spool (drained at the next open).
+ * - Home node is another node: seal, then relay the sealed entry over the
+ *   peer link (`relay`, bounded by PEER_LIMITS.relayTimeoutMs); the home node
+ *   acknowledges after its own fsync'd spool write (and drains at once when
+ *   the mailbox is open there). If it cannot be reached in time, the sealed
+ *   entry goes into the local spool as a relay job, in the same transaction
+ *   as the forward/webhook jobs, and the relay queue (peer/relay-queue.ts)
+ *   retries until acknowledged. Quota: the route's quotaBytes minus what this
+ *   node still holds for the mailbox; the home node enforces the rest when it
+ *   drains.
+ * - No home node yet (nobody has logged in): this node asks the edge to place
+ *   the mailbox (`place`, the same first-come placement a login does), so the
+ *   mail is spooled where the first login will drain it — usually here; if
+ *   another node won the race, the entry is relayed to it as above.
  */
 import { randomBytes } from "node:crypto";
 import { fromBase64 } from "../../shared/crypto/encoding.ts";
@@ -70,7 +84,10 @@ export interface InboundMessageData {
 }
 
 export interface DeliveryOutcomeData {
+  /** Sealed entries written to this node's spool (to drain here, or queued for relay). */
   sealed: number;
+  /** Sealed entries acknowledged by their home node over a peer link. */
+  relayed: number;
   direct: number;
   forwards: number;
   webhooks: number;
@@ -86,7 +103,18 @@ export interface DelivererOptions {
   store: DrainingStore;
   /** Seals on worker threads; without it sealing runs inline. */
   sealPool?: SealPool;
-  onQueued(kinds: { forward: boolean; webhook: boolean }): void;
+  onQueued(kinds: { forward: boolean; webhook: boolean; relay?: boolean }): void;
+  /** Multi-node delivery; without it every mailbox is treated as homed here. */
+  peers?: DeliveryPeersOptions;
+}
+
+export interface DeliveryPeersOptions {
+  /** This node's id. */
+  nodeId: string;
+  /** Hands a sealed entry to its home node; true once the home node acknowledged it durable. */
+  relay(homeNode: string, entry: SealedEntryData): Promise<boolean>;
+  /** Places an unplaced mailbox (first come); resolves to its home node. Throws when the edge cannot be asked. */
+  place(route: AliasRouteData & { mailboxId: string }): Promise<string | null>;
 }
 
 export class Deliverer {
@@ -115,7 +143,8 @@ export class Deliverer {
 
   async deliver(message: InboundMessageData): Promise<DeliveryOutcomeData> {
     const { deliveryId, raw } = message;
-    const sealed: Promise<SealedEntryData>[] = [];
+    /** Sealed entries for the local spool; null when relayed to (and acknowledged by) the home node. */
+    const sealed: Promise<SealedEntryData | null>[] = [];
     /** Direct inserts; each resolves to a sealed entry when it had to fall back to the spool. */
     const directs: Promise<SealedEntryData | null>[] = [];
     const jobs: NewJobData[] = [];
@@ -146,9 +175,18 @@ export class Deliverer {
         const room = await this.roomLeft(route);
         if (room !== null && raw.length > room) throw new DeliveryError("over-quota", "mailbox over quota");
         const spoolId = `${deliveryId}.${index}`;
-        const open = this.options.store.openMailbox(route.mailboxId);
         const target = { ...route, mailboxId: route.mailboxId, sealingPublicKey: route.sealingPublicKey };
-        if (open) {
+        const homeNode = await this.homeNodeOf(target);
+        const peers = this.options.peers;
+        const open = this.options.store.openMailbox(route.mailboxId);
+        if (peers && homeNode !== null && homeNode !== peers.nodeId) {
+          sealed.push(
+            sealFor(target, spoolId).then(async (entry) => {
+              const acknowledged = await peers.relay(homeNode, entry).catch(() => false);
+              return acknowledged ? null : { ...entry, relayTo: homeNode };
+            }),
+          );
+        } else if (open) {
           // The last session may close the mailbox under us: then the message goes to the spool.
           directs.push(
             open.append("INBOX", raw, { dedupeKey: spoolId, internalDate: message.receivedAt }).then(
@@ -190,9 +228,11 @@ export class Deliverer {
       else if (result.value) entries.push(result.value);
       else direct++;
     }
+    let relayed = 0;
     for (const result of await Promise.allSettled(sealed)) {
       if (result.status === "rejected") fail(result.reason);
-      else entries.push(result.value);
+      else if (result.value) entries.push(result.value);
+      else relayed++;
     }
     if (entries.length > 0 || jobs.length > 0) {
       try {
@@ -207,7 +247,19 @@ export class Deliverer {
     }
     const forwards = jobs.filter((j) => j.kind === "forward").length;
     const webhooks = jobs.length - forwards;
-    if (jobs.length > 0) this.options.onQueued({ forward: forwards > 0, webhook: webhooks > 0 });
-    return { sealed: entries.length, direct, forwards, webhooks };
+    const relayQueued = entries.some((entry) => entry.relayTo);
+    if (jobs.length > 0 || relayQueued) this.options.onQueued({ forward: forwards > 0, webhook: webhooks > 0, relay: relayQueued });
+    return { sealed: entries.length, relayed, direct, forwards, webhooks };
+  }
+
+  /** The route's home node; an unplaced mailbox is placed first (see the module header). */
+  private async homeNodeOf(route: AliasRouteData & { mailboxId: string }): Promise<string | null> {
+    const peers = this.options.peers;
+    if (!peers || route.homeNode !== null) return route.homeNode;
+    try {
+      return await peers.place(route);
+    } catch {
+      throw new DeliveryError("temporary", "the mailbox could not be placed");
+    }
   }
 }

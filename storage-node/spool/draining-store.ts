@@ -194,6 +194,7 @@ function closingHandle(mailbox: Mailbox, onClose: () => void): Mailbox {
     subscribe: (name, subscribed) => mailbox.subscribe(name, subscribed),
     status: (folder) => mailbox.status(folder),
     append: (folder, body, options) => mailbox.append(folder, body, options),
+    appendBatch: (folder, items) => mailbox.appendBatch(folder, items),
     uids: (folder) => mailbox.uids(folder),
     fetch: (folder, uids, options) => mailbox.fetch(folder, uids, options),
     storeFlags: (folder, uids, options) => mailbox.storeFlags(folder, uids, options),

@@ -17,6 +17,9 @@
  *   one transaction: after a crash either all of them exist or none.
  * - A message copy lives while at least one job refers to it; finishing the
  *   last job deletes it in the same transaction.
+ * - A sealed entry with a `relay_node` is waiting to be relayed to that home
+ *   node over a peer link (schema 2): it is never drained here, only deleted
+ *   once the home node has acknowledged it durable.
  */
 import { openSync, readSync, closeSync } from "node:fs";
 import { mkdirSync } from "node:fs";
@@ -27,7 +30,7 @@ import { SPOOL_LIMITS } from "../limits.ts";
 type SqliteDatabase = InstanceType<typeof Database>;
 
 export const SPOOL_KEY_BYTES = 32;
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 export class SpoolError extends Error {
   override name = "SpoolError";
@@ -42,6 +45,14 @@ export interface SealedEntryData {
   /** Plaintext size (what the mailbox quota will count). */
   size: number;
   sealed: Uint8Array;
+  /** Home node to relay the entry to; null/absent = drain it here. */
+  relayTo?: string | null;
+}
+
+/** A sealed entry waiting for its home node, with its retry state. */
+export interface RelayJobData extends SealedEntryData {
+  relayTo: string;
+  attempts: number;
 }
 
 /** The SMTP envelope of a received message, as queues and webhooks report it. */
@@ -173,6 +184,15 @@ export class SpoolDatabase {
           );
           CREATE INDEX IF NOT EXISTS jobs_due ON jobs(kind, next_attempt_at);
           CREATE INDEX IF NOT EXISTS jobs_message ON jobs(message_id);
+          PRAGMA user_version = 1;
+        `);
+      }
+      if (version < 2) {
+        db.exec(`
+          ALTER TABLE sealed_mail ADD COLUMN relay_node TEXT;
+          ALTER TABLE sealed_mail ADD COLUMN relay_attempts INTEGER NOT NULL DEFAULT 0;
+          ALTER TABLE sealed_mail ADD COLUMN relay_next_at INTEGER NOT NULL DEFAULT 0;
+          CREATE INDEX IF NOT EXISTS sealed_mail_relay_due ON sealed_mail(relay_next_at) WHERE relay_node IS NOT NULL;
           PRAGMA user_version = ${SCHEMA_VERSION};
         `);
       }
@@ -205,7 +225,7 @@ export class SpoolDatabase {
     }
     if (batch.length === 0) return;
     const insertSealed = this.db.prepare(
-      "INSERT OR IGNORE INTO sealed_mail (id, mailbox_id, alias_id, received_at, size, sealed) VALUES (?, ?, ?, ?, ?, ?)",
+      "INSERT OR IGNORE INTO sealed_mail (id, mailbox_id, alias_id, received_at, size, sealed, relay_node) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
     const insertMessage = this.db.prepare("INSERT OR IGNORE INTO messages (id, raw, envelope, auth_results, received_at) VALUES (?, ?, ?, ?, ?)");
     const insertJob = this.db.prepare(
@@ -213,7 +233,7 @@ export class SpoolDatabase {
     );
     const apply = (data: SpoolWriteData) => {
       for (const entry of data.sealed ?? []) {
-        insertSealed.run(entry.id, entry.mailboxId, entry.aliasId, entry.receivedAt.toISOString(), entry.size, entry.sealed);
+        insertSealed.run(entry.id, entry.mailboxId, entry.aliasId, entry.receivedAt.toISOString(), entry.size, entry.sealed, entry.relayTo ?? null);
       }
       if (data.message) {
         const m = data.message;
@@ -247,10 +267,10 @@ export class SpoolDatabase {
 
   /** Mailbox ids with sealed entries waiting. */
   hasSealed(mailboxId: string): boolean {
-    return this.db.prepare("SELECT 1 FROM sealed_mail WHERE mailbox_id = ? LIMIT 1").get(mailboxId) !== undefined;
+    return this.db.prepare("SELECT 1 FROM sealed_mail WHERE mailbox_id = ? AND relay_node IS NULL LIMIT 1").get(mailboxId) !== undefined;
   }
 
-  /** Bytes of sealed mail waiting for a mailbox (counted against its quota). */
+  /** Bytes of sealed mail waiting for a mailbox, here or on its way to its home node (counted against its quota). */
   sealedBytes(mailboxId: string): number {
     const row = this.db.prepare("SELECT coalesce(sum(size), 0) AS total FROM sealed_mail WHERE mailbox_id = ?").get(mailboxId) as { total: number };
     return row.total;
@@ -259,7 +279,7 @@ export class SpoolDatabase {
   sealedBatch(mailboxId: string, limit: number, after: string | null = null): SealedEntryData[] {
     const rows = this.db
       .prepare(
-        "SELECT id, mailbox_id, alias_id, received_at, size, sealed FROM sealed_mail WHERE mailbox_id = ? AND id > ? ORDER BY id LIMIT ?",
+        "SELECT id, mailbox_id, alias_id, received_at, size, sealed FROM sealed_mail WHERE mailbox_id = ? AND relay_node IS NULL AND id > ? ORDER BY id LIMIT ?",
       )
       .all(mailboxId, after ?? "", limit) as { id: string; mailbox_id: string; alias_id: string; received_at: string; size: number; sealed: Buffer }[];
     return rows.map((row) => ({
@@ -280,6 +300,51 @@ export class SpoolDatabase {
   /** Drops every sealed entry of a mailbox (the mailbox was destroyed). */
   deleteSealedForMailbox(mailboxId: string): void {
     this.db.prepare("DELETE FROM sealed_mail WHERE mailbox_id = ?").run(mailboxId);
+  }
+
+  /** Relay jobs due at `now`, oldest due first, skipping `exclude` (in flight). */
+  dueRelays(now: number, limit: number, exclude: ReadonlySet<string>): RelayJobData[] {
+    const rows = this.db
+      .prepare(
+        "SELECT id, mailbox_id, alias_id, received_at, size, sealed, relay_node, relay_attempts FROM sealed_mail WHERE relay_node IS NOT NULL AND relay_next_at <= ? ORDER BY relay_next_at LIMIT ?",
+      )
+      .all(now, limit + exclude.size) as {
+      id: string;
+      mailbox_id: string;
+      alias_id: string;
+      received_at: string;
+      size: number;
+      sealed: Buffer;
+      relay_node: string;
+      relay_attempts: number;
+    }[];
+    return rows
+      .filter((row) => !exclude.has(row.id))
+      .slice(0, limit)
+      .map((row) => ({
+        id: row.id,
+        mailboxId: row.mailbox_id,
+        aliasId: row.alias_id,
+        receivedAt: new Date(row.received_at),
+        size: row.size,
+        sealed: new Uint8Array(row.sealed.buffer, row.sealed.byteOffset, row.sealed.byteLength),
+        relayTo: row.relay_node,
+        attempts: row.relay_attempts,
+      }));
+  }
+
+  /** Earliest next attempt of any relay job, or null when none waits. */
+  nextRelayAt(): number | null {
+    const row = this.db.prepare("SELECT min(relay_next_at) AS t FROM sealed_mail WHERE relay_node IS NOT NULL").get() as { t: number | null };
+    return row.t;
+  }
+
+  countRelays(): number {
+    return (this.db.prepare("SELECT count(*) AS n FROM sealed_mail WHERE relay_node IS NOT NULL").get() as { n: number }).n;
+  }
+
+  rescheduleRelay(id: string, attempts: number, nextAttemptAt: number): void {
+    this.db.prepare("UPDATE sealed_mail SET relay_attempts = ?, relay_next_at = ? WHERE id = ? AND relay_node IS NOT NULL").run(attempts, nextAttemptAt, id);
   }
 
   countSealed(): number {

@@ -12,6 +12,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   REGEX_MAX_PATTERN_CHARS,
+  STORE_MAX_APPEND_BATCH_BYTES,
   STORE_MAX_DEDUPE_KEY_CHARS,
   STORE_MAX_FLAGS_PER_MESSAGE,
   STORE_MAX_FOLDER_DEPTH,
@@ -21,7 +22,7 @@ import {
   STORE_MAX_MESSAGE_BYTES,
   STORE_MAX_SEARCH_VALUE_CHARS,
 } from "../limits.ts";
-import { StoreError, type Mailbox, type MailboxChangeEvent, type MailStore, type SearchKey, type StoreErrorKind } from "./types.ts";
+import { StoreError, type BatchAppendItem, type Mailbox, type MailboxChangeEvent, type MailStore, type SearchKey, type StoreErrorKind } from "./types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -694,6 +695,88 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect(none).toEqual({ highestModseq: ch.highestModseq, changed: [], expunged: [], keywords: [] });
       });
 
+      it("appends a batch all or nothing, visible only once all of it is read", async () => {
+        const mb = await fresh();
+        await mb.append("INBOX", enc.encode(testMessage({ subject: "before" })));
+        const base = (await mb.status("INBOX")).highestModseq;
+        const events: MailboxChangeEvent[] = [];
+        const unwatch = mb.watch((e) => events.push(e));
+        // The second item's body fails half way: nothing of the batch may stay.
+        async function* failing(): AsyncGenerator<Uint8Array> {
+          yield enc.encode("Subject: half\r\n");
+          throw new StoreError("invalid", "client sent a bad literal");
+        }
+        let seenMidway: number[] = [];
+        async function* items(): AsyncGenerator<BatchAppendItem> {
+          yield { body: enc.encode(testMessage({ subject: "one" })), options: { flags: ["\\Seen"] } };
+          seenMidway = await mb.uids("INBOX");
+          yield { body: failing() };
+        }
+        await expectStoreError(mb.appendBatch("INBOX", items()), "invalid");
+        expect(seenMidway).toEqual([1]);
+        expect(await mb.uids("INBOX")).toEqual([1]);
+        expect(await mb.changesSince("INBOX", base)).toMatchObject({ highestModseq: base, changed: [], expunged: [] });
+        expect(events).toEqual([]);
+        // An empty body is refused the same way as in append.
+        async function* withEmpty(): AsyncGenerator<BatchAppendItem> {
+          yield { body: enc.encode(testMessage()) };
+          yield { body: new Uint8Array(0) };
+        }
+        await expectStoreError(mb.appendBatch("INBOX", withEmpty()), "invalid");
+        expect(await mb.uids("INBOX")).toEqual([1]);
+        // A whole batch commits in order, with ascending UIDs and its options.
+        const date = new Date("2024-03-01T10:00:00Z");
+        async function* good(): AsyncGenerator<BatchAppendItem> {
+          yield { body: enc.encode(testMessage({ subject: "a" })), options: { flags: ["\\Flagged"], internalDate: date } };
+          yield { body: (async function* () { yield enc.encode(testMessage({ subject: "b" })); })() };
+        }
+        const results = await mb.appendBatch("INBOX", good());
+        expect(results.map((r) => r.duplicate)).toEqual([false, false]);
+        const uids = await mb.uids("INBOX");
+        expect(uids.slice(0, 1)).toEqual([1]);
+        expect(uids.slice(1)).toEqual(results.map((r) => r.uid));
+        expect(results[1].uid).toBeGreaterThan(results[0].uid);
+        const first = await fetchOne(mb, "INBOX", results[0].uid, { flags: true, internalDate: true });
+        expect(first.flags).toEqual(["\\Flagged"]);
+        expect(first.internalDate?.getTime()).toBe(date.getTime());
+        expect(events.length).toBeGreaterThan(0);
+        expect(await mb.appendBatch("INBOX", (async function* (): AsyncGenerator<BatchAppendItem> {})())).toEqual([]);
+        unwatch();
+      });
+
+      it("refuses a batch over quota as a whole", async () => {
+        const msg = enc.encode(testMessage({ body: "q".repeat(1000) + "\r\n" }));
+        const mb = await fresh({ quotaBytes: msg.byteLength * 2 });
+        async function* three(): AsyncGenerator<BatchAppendItem> {
+          for (let i = 0; i < 3; i++) yield { body: msg };
+        }
+        await expectStoreError(mb.appendBatch("INBOX", three()), "over-quota");
+        expect(await mb.uids("INBOX")).toEqual([]);
+        expect((await mb.quota()).usedBytes).toBe(0);
+      });
+
+      it("refuses a batch over STORE_MAX_APPEND_BATCH_BYTES, and accepts one at it", async () => {
+        const mb = await fresh();
+        const header = "Subject: big\r\n\r\n";
+        const piece = Math.floor(STORE_MAX_APPEND_BATCH_BYTES / 4);
+        const body = (n: number) => {
+          const bytes = new Uint8Array(n).fill(0x61);
+          bytes.set(enc.encode(header));
+          return bytes;
+        };
+        async function* exact(): AsyncGenerator<BatchAppendItem> {
+          for (let i = 0; i < 3; i++) yield { body: body(piece) };
+          yield { body: body(STORE_MAX_APPEND_BATCH_BYTES - 3 * piece) };
+        }
+        expect((await mb.appendBatch("INBOX", exact())).length).toBe(4);
+        async function* over(): AsyncGenerator<BatchAppendItem> {
+          for (let i = 0; i < 3; i++) yield { body: body(piece) };
+          yield { body: body(STORE_MAX_APPEND_BATCH_BYTES - 3 * piece + 1) };
+        }
+        await expectStoreError(mb.appendBatch("INBOX", over()), "too-big");
+        expect((await mb.uids("INBOX")).length).toBe(4);
+      });
+
       it("accounts quota and refuses writes over it", async () => {
         const msg = enc.encode(testMessage({ body: "q".repeat(1000) + "\r\n" }));
         const mb = await fresh({ quotaBytes: msg.byteLength * 2 });
@@ -812,6 +895,26 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         await mb.move("INBOX", ALL_UIDS, "Moved");
         expect((await mb.status("Moved")).keywords).toEqual(["$A", "$B"]);
         expect((await mb.status("INBOX")).keywords).toEqual(["$A", "$B"]);
+      });
+
+      it("records the keywords of a batch append (MULTIAPPEND), and a batch over the cap writes nothing", async () => {
+        const mb = await fresh();
+        async function* two(): AsyncGenerator<BatchAppendItem> {
+          yield { body: enc.encode(testMessage({ subject: "a" })), options: { flags: ["\\Seen", "$Work"] } };
+          yield { body: enc.encode(testMessage({ subject: "b" })), options: { flags: ["$Later", "$work"] } };
+        }
+        await mb.appendBatch("INBOX", two());
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "$Later"]);
+        const names = Array.from({ length: STORE_MAX_KEYWORDS_PER_FOLDER - 1 }, (_, i) => `k${i}`);
+        // Two keywords defined + these = one more than the cap, spread over messages of at most STORE_MAX_FLAGS_PER_MESSAGE flags.
+        async function* overCap(): AsyncGenerator<BatchAppendItem> {
+          for (let i = 0; i < names.length; i += STORE_MAX_FLAGS_PER_MESSAGE) {
+            yield { body: enc.encode(testMessage()), options: { flags: names.slice(i, i + STORE_MAX_FLAGS_PER_MESSAGE) } };
+          }
+        }
+        await expectStoreError(mb.appendBatch("INBOX", overCap()), "limit");
+        expect(await mb.uids("INBOX")).toEqual([1, 2]);
+        expect((await mb.status("INBOX")).keywords).toEqual(["$Work", "$Later"]);
       });
 
       it("refuses a keyword beyond STORE_MAX_KEYWORDS_PER_FOLDER as limit and changes nothing", async () => {

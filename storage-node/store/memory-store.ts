@@ -11,7 +11,7 @@
  * - Messages are immutable once appended; COPY shares the bytes and the index.
  */
 
-import { STORE_CHUNK_BYTES, STORE_MAX_FOLDERS } from "../limits.ts";
+import { STORE_CHUNK_BYTES, STORE_MAX_APPEND_BATCH_BYTES, STORE_MAX_FOLDERS } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { ParsedMessageData } from "../mime/types.ts";
 import { resolveSection } from "./body-section.ts";
@@ -28,6 +28,7 @@ import {
   StoreError,
   type AppendData,
   type AppendOptions,
+  type BatchAppendItem,
   type ChangesData,
   type CopyData,
   type FetchOptions,
@@ -271,6 +272,41 @@ class MemoryMailbox implements Mailbox {
     if (dk !== undefined) s.dedupe.set(dk, result);
     this.emit(f.name, "append");
     return result;
+  }
+
+  async appendBatch(folder: string, items: AsyncIterable<BatchAppendItem>): Promise<AppendData[]> {
+    this.live();
+    this.folder(folder);
+    // Staged: parsed and checked one by one, committed together below without an await in between.
+    const staged: { content: MemContent; flags: string[]; internalDate: number }[] = [];
+    let total = 0;
+    for await (const item of items) {
+      const flags = normalizeFlags(item.options?.flags ?? []);
+      const internalDate = item.options?.internalDate?.getTime() ?? Date.now();
+      checkInternalDate(internalDate);
+      const raw = new Uint8Array(await collectBody(item.body));
+      total += raw.byteLength;
+      if (total > STORE_MAX_APPEND_BATCH_BYTES) throw new StoreError("too-big", "batch exceeds the size limit");
+      this.checkQuota(total);
+      const parsed = parseMessage(raw);
+      staged.push({ content: { raw, parsed, facts: factsFromParsed(parsed), headerText: headerSearchText(parsed.headers) }, flags, internalDate });
+    }
+    const s = this.live();
+    const f = this.folder(folder);
+    this.checkQuota(total);
+    // Throws `limit` before anything is written, like a single append.
+    const keywords = defineKeywords(f.keywords, staged.flatMap((m) => m.flags));
+    if (keywords) f.keywords = keywords;
+    const results: AppendData[] = [];
+    for (const { content, flags, internalDate } of staged) {
+      const modseq = ++s.modseq;
+      const uid = f.uidNext++;
+      f.messages.set(uid, { ...content.facts, uid, modseq, flags, internalDate, size: content.raw.byteLength, content });
+      f.highestModseq = modseq;
+      results.push({ uid, uidValidity: f.uidValidity, modseq, duplicate: false });
+    }
+    if (results.length > 0) this.emit(f.name, "append");
+    return results;
   }
 
   async uids(folder: string): Promise<number[]> {

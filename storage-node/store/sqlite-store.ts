@@ -29,8 +29,9 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../limits.ts";
+import { STORE_MAX_APPEND_BATCH_BYTES, STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../limits.ts";
 import { parseHeadFetchItems } from "./content-record.ts";
+import { collectBody } from "./read-body.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
 import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
@@ -38,6 +39,7 @@ import {
   StoreError,
   type AppendData,
   type AppendOptions,
+  type BatchAppendItem,
   type ChangesData,
   type CopyData,
   type FetchOptions,
@@ -305,6 +307,28 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       }
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
       return this.submitInOrder(null, () => callWorker<AppendData>(w, this.id, "append", [stream, folder, opts]));
+    }
+
+    async appendBatch(folder: string, items: AsyncIterable<BatchAppendItem>): Promise<AppendData[]> {
+      if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
+      // Each message is prepared (parsed, compressed) as it arrives and held here;
+      // the owner writes all of them in one savepoint, so none is visible before the last.
+      const prepared: unknown[] = [];
+      const opts: { flags?: string[]; internalDate?: number }[] = [];
+      let total = 0;
+      for await (const item of items) {
+        const o = { flags: item.options?.flags ? [...item.options.flags] : undefined, internalDate: item.options?.internalDate?.getTime() };
+        checkInternalDate(o.internalDate);
+        const bytes = await collectBody(item.body);
+        total += bytes.byteLength;
+        if (total > STORE_MAX_APPEND_BATCH_BYTES) throw new StoreError("too-big", "batch exceeds the size limit");
+        const helper = (bytes.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null) ?? (await this.ownerWorker());
+        prepared.push(await callWorker<unknown>(helper, this.id, "prepare", [bytes]));
+        opts.push(o);
+      }
+      if (prepared.length === 0) return [];
+      if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
+      return this.submitInOrder(null, () => this.call<AppendData[]>("appendPreparedBatch", prepared, folder, opts));
     }
 
     /**

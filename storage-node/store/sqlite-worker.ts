@@ -29,7 +29,8 @@
  * - Heavy preparation (MIME parse, hashing, compression) happens before the
  *   transaction, never while holding it. A small message may be prepared by
  *   any worker of the pool ("prepare") and written by its owner
- *   ("appendPrepared"): preparation is stateless, writing is not.
+ *   ("appendPrepared"): preparation is stateless, writing is not. A batch
+ *   ("appendPreparedBatch") is one task, so one savepoint: all or nothing.
  * - Large section bytes leave in chunks of STORE_CHUNK_BYTES, pulled by the main
  *   thread, so a 50 MB fetch never sits whole in a message queue.
  * - FETCH answers in batches (STORE_FETCH_BATCH_MESSAGES messages or
@@ -444,6 +445,12 @@ function handle(req: WorkerRequest): void {
     case "appendPrepared": {
       const [prepared, folder, options] = a as [PreparedAppend, string, AppendArgs];
       return enqueue(true, (e) => e.append(folder, prepared, options), true, prepared.size);
+    }
+    case "appendPreparedBatch": {
+      // One task, so one savepoint: all of the batch is written or none of it. Synced like any append.
+      const [prepared, folder, options] = a as [PreparedAppend[], string, AppendArgs[]];
+      const bytes = prepared.reduce((n, p) => n + p.size, 0);
+      return enqueue(true, (e) => prepared.map((p, i) => e.append(folder, p, options[i])), true, bytes);
     }
     case "append": {
       const [stream, folder, options] = a as [number | Uint8Array, string, AppendArgs];

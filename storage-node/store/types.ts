@@ -104,6 +104,12 @@ export interface AppendOptions {
   dedupeKey?: string;
 }
 
+/** One message of `appendBatch`: no dedupe key (batches come from clients, not the spool). */
+export interface BatchAppendItem {
+  body: MessageBody;
+  options?: Omit<AppendOptions, "dedupeKey">;
+}
+
 export interface AppendData {
   uid: number;
   uidValidity: number;
@@ -251,6 +257,15 @@ export interface Mailbox {
 
   // Messages
   append(folder: string, body: MessageBody, options?: AppendOptions): Promise<AppendData>;
+  /**
+   * Appends several messages all or nothing (IMAP MULTIAPPEND, RFC 3502): each
+   * item is read and checked as it comes, but none becomes visible (no watch
+   * event, no UID in `uids`, no change in `changesSince`) until all of them
+   * were read and are committed together. If an item fails, or the iterable
+   * throws, nothing is written and the error propagates. The total of the
+   * bodies is limited by STORE_MAX_APPEND_BATCH_BYTES ("too-big").
+   */
+  appendBatch(folder: string, items: AsyncIterable<BatchAppendItem>): Promise<AppendData[]>;
   /** All UIDs in the folder, ascending (the protocol layer builds its sequence map from it). */
   uids(folder: string): Promise<number[]>;
   fetch(folder: string, uids: UidSet, options: FetchOptions): AsyncIterable<FetchedMessageData>;

@@ -66,6 +66,7 @@ describe("npm start", () => {
       SEALBOX_IMAP_PORT: String(await freePort()),
       SEALBOX_IMAPS_PORT: String(await freePort()),
       SEALBOX_MX_PORT: String(await freePort()),
+      SEALBOX_PEER_PORT: String(await freePort()),
     };
 
     const first = await startStack(env);

@@ -4,7 +4,7 @@
  * RFC 5032 OLDER/YOUNGER keys.
  */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { appendMessage, connectClient, message, startTestServer, type TestServer } from "./harness.ts";
+import { appendMessage, connectClient, message, startTestServer, type TestServer, type WireClient } from "./harness.ts";
 
 let server: TestServer;
 beforeEach(async () => {
@@ -127,16 +127,76 @@ describe("QUOTA (RFC 9208)", () => {
   });
 });
 
+describe("HIGHESTMODSEQ in the tagged OK under QRESYNC (RFC 7162 §3.2.10)", () => {
+  async function setup(): Promise<{ client: WireClient; other: WireClient; uidValidity: number }> {
+    const client = await connectClient(server);
+    const other = await connectClient(server);
+    for (const subject of ["a", "b", "c", "d"]) await appendMessage(client, "INBOX", message(subject));
+    await client.command("ENABLE QRESYNC");
+    const select = await client.command("SELECT INBOX");
+    const uidValidity = Number(/UIDVALIDITY (\d+)/.exec(select.lines.join("\n"))?.[1]);
+    await other.command("SELECT INBOX");
+    return { client, other, uidValidity };
+  }
+  const highest = async (c: WireClient): Promise<number> =>
+    Number(/HIGHESTMODSEQ (\d+)/.exec((await c.command("STATUS INBOX (HIGHESTMODSEQ)")).lines[0])?.[1]);
+
+  it("EXPUNGE and UID EXPUNGE report it only after the changes of other sessions went out", async () => {
+    const { client, other } = await setup();
+    // Changes this session has not been told about when its UID EXPUNGE starts.
+    await other.command("STORE 1 +FLAGS (\\Flagged)");
+    await other.command("UID STORE 2 +FLAGS.SILENT (\\Deleted)");
+    const uidExpunge = await client.command("UID EXPUNGE 2");
+    // (RECENT counts are not the subject here.)
+    expect(uidExpunge.lines.filter((line) => !line.endsWith(" RECENT"))).toEqual(["* VANISHED 2", expect.stringMatching(/^\* 1 FETCH \(UID 1 FLAGS \(\\Flagged \\Recent\) MODSEQ \(\d+\)\)$/)]);
+    const reported = Number(/^\S+ OK \[HIGHESTMODSEQ (\d+)\] UID EXPUNGE completed\.$/.exec(uidExpunge.tagged)?.[1]);
+    expect(reported).toBe(await highest(other));
+    // Another session expunges; this session's EXPUNGE reports that first, then the value.
+    await other.command("UID STORE 3 +FLAGS.SILENT (\\Deleted)");
+    await other.command("UID EXPUNGE 3");
+    const expunge = await client.command("EXPUNGE");
+    expect(expunge.lines.filter((line) => !line.endsWith(" RECENT"))).toEqual(["* VANISHED 3"]);
+    expect(expunge.tagged).toMatch(new RegExp(`^\\S+ OK \\[HIGHESTMODSEQ ${await highest(other)}\\] EXPUNGE completed\\.$`));
+    // Without QRESYNC there is no code (CONDSTORE alone does not ask for it).
+    await other.command("ENABLE CONDSTORE");
+    expect((await other.command("EXPUNGE")).tagged).toMatch(/^\S+ OK EXPUNGE completed\.$/);
+    client.close();
+    other.close();
+  });
+
+  it("CLOSE reports the value from before its own expunge and before expunges not yet sent", async () => {
+    const { client, other, uidValidity } = await setup();
+    const before = await highest(other);
+    // Expunged elsewhere while this session runs FETCH: held back (RFC 3501 §7.4.1).
+    await other.command("UID STORE 1 +FLAGS.SILENT (\\Deleted)");
+    const afterFlag = await highest(other);
+    await other.command("UID EXPUNGE 1");
+    const fetch = await client.command("FETCH 1:* (UID)");
+    expect(fetch.lines.some((line) => line.startsWith("* VANISHED"))).toBe(false);
+    // STORE by number holds the expunge back too; UID STORE would send it.
+    await client.command("STORE 4 +FLAGS.SILENT (\\Deleted)");
+    const close = await client.command("CLOSE");
+    const reported = Number(/^\S+ OK \[HIGHESTMODSEQ (\d+)\] CLOSE completed\.$/.exec(close.tagged)?.[1]);
+    expect(reported).toBeGreaterThanOrEqual(before);
+    expect(reported).toBeLessThanOrEqual(afterFlag);
+    // Resynchronizing from it tells the client about both expunges it was never sent.
+    const resync = await client.command(`SELECT INBOX (QRESYNC (${uidValidity} ${reported} 1:4))`);
+    expect(resync.lines).toContain("* VANISHED (EARLIER) 1,4");
+    client.close();
+    other.close();
+  });
+});
+
 describe("MULTIAPPEND atomicity (RFC 3502)", () => {
-  it("removes the messages already written when a later one fails", async () => {
+  it("writes nothing and uses no UID when a later message is over quota", async () => {
     server.auth.users.get(server.user.address)!.quotaBytes = 1000;
     const client = await connectClient(server);
     const one = message("fits", "a".repeat(300));
     const two = message("does not fit", "b".repeat(700));
     client.write(`M1 APPEND INBOX {${one.length}+}\r\n${one} {${two.length}+}\r\n${two}\r\n`);
     expect((await client.readTagged("M1")).tagged).toMatch(/^M1 NO \[OVERQUOTA\]/);
-    expect((await client.command("STATUS INBOX (MESSAGES)")).lines).toEqual(["* STATUS INBOX (MESSAGES 0)"]);
-    expect((await appendMessage(client, "INBOX", one)).status).toBe("OK");
+    expect((await client.command("STATUS INBOX (MESSAGES UIDNEXT)")).lines).toEqual(["* STATUS INBOX (MESSAGES 0 UIDNEXT 1)"]);
+    expect((await appendMessage(client, "INBOX", one)).tagged).toMatch(/OK \[APPENDUID \d+ 1\]/);
     client.close();
   });
 });

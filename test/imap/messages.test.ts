@@ -84,6 +84,48 @@ describe("APPEND", () => {
     client.close();
   });
 
+  it("refuses an unknown system flag with BAD before the literal, in APPEND and STORE", async () => {
+    const client = await connectClient(server);
+    client.write("F1 APPEND INBOX (\\Seen \\Bogus) {10}\r\n");
+    expect(await client.readLine()).toBe("F1 BAD Unknown system flag \\Bogus: only \\Answered \\Flagged \\Deleted \\Seen \\Draft may start with \\.");
+    await appendMessage(client, "INBOX", message("a"));
+    await client.command("SELECT INBOX");
+    const store = await client.command("STORE 1 +FLAGS (\\Foo)");
+    expect(store.tagged).toMatch(/^A\d+ BAD Unknown system flag \\Foo: only /);
+    // System flags pass in any case.
+    const ok = await client.command("STORE 1 +FLAGS (\\SEEN \\flagged)");
+    expect(ok.lines).toEqual(["* 1 FETCH (FLAGS (\\Flagged \\Seen \\Recent))"]);
+    client.close();
+  });
+
+  it("answers a store refusal with a clear text, never the store's own message", async () => {
+    const client = await connectClient(server);
+    await appendMessage(client, "INBOX", message("a"));
+    await client.command("SELECT INBOX");
+    const tooLong = await client.command(`STORE 1 +FLAGS (${"k".repeat(129)})`);
+    expect(tooLong.tagged).toMatch(/^A\d+ NO \[CANNOT\] Refused: a name, flag, keyword or message is malformed or over a limit\.$/);
+    client.close();
+  });
+
+  it("refuses a date-time naming a day the month does not have, and accepts 29-Feb of a leap year", async () => {
+    const client = await connectClient(server);
+    client.write('D1 APPEND INBOX "31-Feb-2026 10:00:00 +0000" {10}\r\n');
+    expect(await client.readLine()).toBe('D1 BAD Invalid date-time: expected "dd-Mon-yyyy hh:mm:ss +zzzz" naming a day that exists.');
+    client.write('D2 APPEND INBOX "29-Feb-2026 10:00:00 +0000" {10}\r\n');
+    expect((await client.readLine())?.startsWith("D2 BAD Invalid date-time")).toBe(true);
+    const body = message("leap");
+    client.write(`D3 APPEND INBOX "29-Feb-2028 10:00:00 +0000" {${body.length}+}\r\n${body}\r\n`);
+    expect((await client.readTagged("D3")).status).toBe("OK");
+    client.write(`D4 APPEND INBOX "30-Apr-2026 23:59:59 -0100" {${body.length}+}\r\n${body}\r\n`);
+    expect((await client.readTagged("D4")).status).toBe("OK");
+    await client.command("SELECT INBOX");
+    expect((await client.command("FETCH 1:2 (INTERNALDATE)")).lines).toEqual([
+      '* 1 FETCH (INTERNALDATE "29-Feb-2028 10:00:00 +0000")',
+      '* 2 FETCH (INTERNALDATE "01-May-2026 00:59:59 +0000")',
+    ]);
+    client.close();
+  });
+
   it("accepts literal8 (BINARY) and fetches BINARY sections decoded", async () => {
     const client = await connectClient(server);
     const body = message("bin", "aGVsbG8gd29ybGQ=\r\n", "MIME-Version: 1.0\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n");

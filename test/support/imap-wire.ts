@@ -7,6 +7,10 @@ import { connect, type Socket } from "node:net";
 export interface ImapWire {
   greeting: string;
   command(line: string): Promise<{ lines: string[]; status: string }>;
+  /** Writes a raw line (CRLF added), e.g. IDLE or DONE. */
+  send(line: string): void;
+  /** The next line the server sent. */
+  readLine(): Promise<string>;
   close(): void;
 }
 
@@ -51,6 +55,10 @@ export async function openImapWire(port: number, host = "127.0.0.1"): Promise<Im
         lines.push(next);
       }
     },
+    send(line: string) {
+      socket.write(`${line}\r\n`);
+    },
+    readLine,
     close() {
       socket.destroy();
     },

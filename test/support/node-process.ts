@@ -25,6 +25,8 @@ export interface NodeProcessHandle {
   dataDir: string;
   imapPort: number;
   imapTlsPort: number;
+  /** Port of the peer-link server (other nodes relay mail here). */
+  peerPort: number;
   /** Every log line the node printed, parsed. */
   logs: Record<string, unknown>[];
   /** Raw output, to scan for secrets. */
@@ -38,6 +40,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(tmpdir(), "sealbox-node-")));
   const imapPort = await freePort();
   const imapTlsPort = await freePort();
+  const peerPort = options.env?.SEALBOX_PEER_PORT ? Number(options.env.SEALBOX_PEER_PORT) : await freePort();
   const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "storage-node", "main.ts")], {
     cwd: root,
     env: {
@@ -48,6 +51,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
       SEALBOX_DATA_DIR: dataDir,
       SEALBOX_IMAP_PORT: String(imapPort),
       SEALBOX_IMAPS_PORT: String(imapTlsPort),
+      SEALBOX_PEER_PORT: String(peerPort),
       SEALBOX_AUTH_FAILURE_DELAY_MS: "100",
       SEALBOX_LOG_LEVEL: "debug",
       ...options.env,
@@ -83,6 +87,7 @@ export async function startNodeProcess(options: NodeProcessOptions): Promise<Nod
     dataDir,
     imapPort,
     imapTlsPort,
+    peerPort,
     logs,
     output: () => raw,
     async stop() {

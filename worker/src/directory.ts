@@ -8,9 +8,12 @@
  * - Only non-revoked passwords are returned, as (id, salt, wrapped MK): never a password.
  * - An alias without any password yet has no sealing key and nothing to log in with, so it has
  *   no credential record (null) and is never placed.
- * - Placement is first-come: the first node that looks up credentials for an unplaced alias
- *   becomes its home node, atomically (a conditional UPDATE), so two nodes racing agree on one.
+ * - Placement is first-come: the first node that looks up credentials for an unplaced alias,
+ *   or that receives mail for it (`placeMailbox`), becomes its home node, atomically (a
+ *   conditional UPDATE), so two nodes racing agree on one.
+ * - A node's peer URL is only ever written by that node (over its authenticated tunnel).
  */
+import type { PeerNodeData } from "../../shared/tunnel/messages.ts";
 import type { AliasRouteData, CredentialRecordData, PasswordCredentialData } from "../../shared/tunnel/records.ts";
 import { parseAliasAddress } from "./aliases/address.ts";
 import { nowIso } from "./ids.ts";
@@ -66,17 +69,7 @@ export async function lookupCredentials(
   const alias = await findAlias(db, address);
   if (alias === null || alias.sealing_public_key === null || alias.sealing_secret_wrapped === null) return null;
 
-  let homeNode = alias.home_node;
-  if (homeNode === null) {
-    await db
-      .prepare(
-        "UPDATE aliases SET home_node = ?1 WHERE id = ?2 AND home_node IS NULL AND EXISTS (SELECT 1 FROM nodes WHERE id = ?1)",
-      )
-      .bind(requestingNodeId, alias.id)
-      .run();
-    const placed = await db.prepare("SELECT home_node FROM aliases WHERE id = ?").bind(alias.id).first<{ home_node: string | null }>();
-    homeNode = placed?.home_node ?? null;
-  }
+  const homeNode = alias.home_node ?? (await placeAlias(db, alias.id, requestingNodeId));
 
   return {
     address: `${alias.local_part}@${alias.domain}`,
@@ -90,6 +83,44 @@ export async function lookupCredentials(
     sealingSecretWrapped: alias.sealing_secret_wrapped,
     passwords: await activePasswords(db, alias.id),
   };
+}
+
+/** Places an unplaced alias on `nodeId` (first come) and returns its home node after the race. */
+async function placeAlias(db: D1Database, aliasId: string, nodeId: string): Promise<string | null> {
+  await db
+    .prepare("UPDATE aliases SET home_node = ?1 WHERE id = ?2 AND home_node IS NULL AND EXISTS (SELECT 1 FROM nodes WHERE id = ?1)")
+    .bind(nodeId, aliasId)
+    .run();
+  const placed = await db.prepare("SELECT home_node FROM aliases WHERE id = ?").bind(aliasId).first<{ home_node: string | null }>();
+  return placed?.home_node ?? null;
+}
+
+/**
+ * Mail arrived on `nodeId` for a mailbox with no home node: the same first-come placement as a
+ * login, so the mail can be spooled where the first login will drain it. Returns the home node
+ * (the asking node, or whoever won the race); null when the mailbox has no key yet (no password).
+ */
+export async function placeMailbox(db: D1Database, mailboxId: string, nodeId: string): Promise<string | null> {
+  const alias = await db
+    .prepare("SELECT id, home_node FROM aliases WHERE mailbox_id = ? AND sealing_public_key IS NOT NULL")
+    .bind(mailboxId)
+    .first<{ id: string; home_node: string | null }>();
+  if (alias === null) return null;
+  return alias.home_node ?? (await placeAlias(db, alias.id, nodeId));
+}
+
+/** A node records where it accepts peer links. */
+export async function announceNode(db: D1Database, nodeId: string, peerUrl: string): Promise<void> {
+  await db.prepare("UPDATE nodes SET peer_url = ? WHERE id = ?").bind(peerUrl, nodeId).run();
+}
+
+/** What a node needs to dial and authenticate another node, or null when it is not registered. */
+export async function lookupNode(db: D1Database, nodeId: string): Promise<PeerNodeData | null> {
+  const row = await db
+    .prepare("SELECT id, public_key, peer_url FROM nodes WHERE id = ?")
+    .bind(nodeId)
+    .first<{ id: string; public_key: string; peer_url: string | null }>();
+  return row === null ? null : { nodeId: row.id, publicKey: row.public_key, peerUrl: row.peer_url };
 }
 
 /** How the MX routes mail for `address`, or null when it is not a known alias. */

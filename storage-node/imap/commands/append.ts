@@ -8,17 +8,17 @@
  *   the "+" continuation (NO [TOOBIG]).
  * - A missing destination is reported as NO [TRYCREATE] before any literal is
  *   accepted (RFC 3501 §6.3.11).
- * - MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): if a later message fails,
- *   the ones already written in this command are expunged again before NO.
+ * - MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): the messages are staged
+ *   in the store (Mailbox.appendBatch) and committed together after the last
+ *   one; if any fails, none is written and no other session ever saw one.
  * - OK is sent only after the store resolved, i.e. the message is durable.
  * - \Recent in the flag list is BAD (RFC 3501 §9 `flag`); a keyword beyond the
  *   folder's limit is NO [LIMIT] (RFC 5530) and nothing is stored.
  */
-import type { AppendData } from "../../store/types.ts";
+import type { BatchAppendItem } from "../../store/types.ts";
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
 import { storeCall, storeErrorToCommandError } from "../store-error-codes.ts";
-import { toUidSet } from "../tracker.ts";
 import { ParseError, type CommandCursor, type StreamedLiteral } from "../wire/command-cursor.ts";
 import { formatUidSet, parseDateTime } from "../wire/format.ts";
 import { readMailboxName } from "./mailbox-argument.ts";
@@ -52,7 +52,7 @@ async function readMessage(cursor: CommandCursor, session: Session): Promise<App
   if (cursor.peekChar('"')) {
     const text = (await cursor.string(DATE_LIMIT)).toString("latin1");
     const date = parseDateTime(text);
-    if (!date) throw new ParseError("Invalid date-time");
+    if (!date) throw new ParseError("Invalid date-time: expected \"dd-Mon-yyyy hh:mm:ss +zzzz\" naming a day that exists");
     internalDate = date;
     cursor.sp();
   }
@@ -114,28 +114,21 @@ export const appendCommand = defineCommand<AppendArgs>({
       if (mapped.code === "NONEXISTENT") throw new CommandError("NO", "TRYCREATE", "No such mailbox.");
       throw mapped;
     }
-    const written: AppendData[] = [];
-    try {
+    // All messages of the command go to the store as one batch: it commits them
+    // together once the last literal was read, so no other session ever sees a
+    // part of a MULTIAPPEND, and a failure leaves nothing behind.
+    async function* items(): AsyncGenerator<BatchAppendItem> {
       for (;;) {
         const message = await args.next();
-        if (!message) break;
+        if (!message) return;
         try {
-          const result = await storeCall(() =>
-            mailbox.append(args.mailbox, message.body, { flags: message.flags, internalDate: message.internalDate }),
-          );
-          written.push(result);
+          yield { body: message.body, options: { flags: message.flags, internalDate: message.internalDate } };
         } finally {
           await message.body.drain();
         }
       }
-    } catch (error) {
-      if (written.length > 0) {
-        const uids = toUidSet(written.map((result) => result.uid));
-        await mailbox.storeFlags(args.mailbox, uids, { op: "add", flags: ["\\Deleted"] }).catch(() => undefined);
-        await mailbox.expunge(args.mailbox, uids).catch(() => undefined);
-      }
-      throw error;
     }
+    const written = await storeCall(() => mailbox.appendBatch(args.mailbox, items()));
     if (written.length === 0) throw new ParseError("Expected a message");
     const uidValidity = written[0].uidValidity;
     return { code: `APPENDUID ${uidValidity} ${formatUidSet(written.map((result) => result.uid))}`, text: "APPEND completed." };

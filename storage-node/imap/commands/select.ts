@@ -169,6 +169,10 @@ export const closeCommand = defineCommand<void>({
   },
   async execute(session) {
     const selected = session.requireSelected();
+    // RFC 7162 §3.2.10 (QRESYNC): HIGHESTMODSEQ in the tagged OK. CLOSE sends no
+    // EXPUNGE, so the value is the one from before its expunge: a resync from it
+    // reports what CLOSE removed as VANISHED (EARLIER).
+    const resyncModseq = selected.tracker.resyncModseq;
     session.selected = null;
     session.savedSearch = null;
     session.state = "authenticated";
@@ -176,6 +180,7 @@ export const closeCommand = defineCommand<void>({
       const mailbox = session.requireMailbox();
       await storeCall(() => mailbox.expunge(selected.name));
     }
+    return session.qresync ? { code: `HIGHESTMODSEQ ${resyncModseq}`, text: "CLOSE completed." } : undefined;
   },
 });
 

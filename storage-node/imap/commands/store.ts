@@ -56,7 +56,7 @@ async function parseStore(cursor: CommandCursor): Promise<StoreArgs> {
 
 /** One flag a client may set (RFC 3501 §9 `flag`): never \Recent. Shared by STORE and APPEND. */
 export function readStoredFlag(cursor: CommandCursor): string {
-  const flag = cursor.flag();
+  const flag = cursor.messageFlag();
   if (flag.toLowerCase() === "\\recent") throw new ParseError("\\Recent cannot be set by a client");
   return flag;
 }

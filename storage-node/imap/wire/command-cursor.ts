@@ -93,6 +93,9 @@ export interface SequenceRange {
 /** A parsed sequence set; `saved` is RFC 5182's `$` (the last SEARCH result). */
 export type SequenceSet = { saved: false; ranges: SequenceRange[] } | { saved: true; ranges: [] };
 
+/** RFC 3501 §2.3.2 system flags, lower-case (\\Recent is accepted and then ignored by the commands). */
+const MESSAGE_SYSTEM_FLAGS = new Set(["\\answered", "\\flagged", "\\deleted", "\\seen", "\\draft", "\\recent"]);
+
 export class CommandCursor {
   private line: Buffer;
   private pos = 0;
@@ -386,6 +389,20 @@ export class CommandCursor {
       return "\\" + this.atom("a flag");
     }
     return this.atom("a flag");
+  }
+
+  /**
+   * A flag of a message (STORE, APPEND). RFC 3501 §2.3.2 defines the system
+   * flags; any other name starting with "\\" is a flag-extension (§9) that no
+   * standard defines yet, so it is refused here, before any literal is read.
+   */
+  messageFlag(): string {
+    const flag = this.flag();
+    if (flag.startsWith("\\") && !MESSAGE_SYSTEM_FLAGS.has(flag.toLowerCase())) {
+      const shown = flag.length <= 64 ? ` ${flag}` : "";
+      throw new ParseError(`Unknown system flag${shown}: only \\Answered \\Flagged \\Deleted \\Seen \\Draft may start with \\`);
+    }
+    return flag;
   }
 }
 

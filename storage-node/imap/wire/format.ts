@@ -65,6 +65,9 @@ export function parseDateTime(text: string): Date | null {
   if (month < 0) return null;
   const [day, year, hour, minute, second] = [match[1], match[3], match[4], match[5], match[6]].map((v) => Number(v.trim()));
   if (day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  // The grammar (RFC 3501 §9 / RFC 9051 §9 date-day-fixed) admits any two digits;
+  // a day the month does not have (31-Feb) names no instant and is refused.
+  if (day > new Date(Date.UTC(year, month + 1, 0)).getUTCDate()) return null;
   const offset = (match[7] === "-" ? -1 : 1) * (Number(match[8]) * 60 + Number(match[9]));
   const ms = Date.UTC(year, month, day, hour, minute, second) - offset * 60_000;
   const date = new Date(ms);

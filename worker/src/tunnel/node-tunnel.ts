@@ -15,7 +15,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { EdgeBindings } from "../env.ts";
-import { lookupCredentials, recordGeneration, recordPasswordUse, resolveAlias } from "../directory.ts";
+import { announceNode, lookupCredentials, lookupNode, placeMailbox, recordGeneration, recordPasswordUse, resolveAlias } from "../directory.ts";
 import { recordWebhookStatus } from "../aliases/webhook-status.ts";
 import { HANDSHAKE_MAX_SKEW_MS, readHandshakeHeaders } from "../../../shared/tunnel/handshake.ts";
 import { HEARTBEAT_PING, HEARTBEAT_PONG, NodeToEdgeMethods, type TunnelMethodName, type TunnelMethods } from "../../../shared/tunnel/messages.ts";
@@ -125,6 +125,12 @@ export class NodeTunnel extends DurableObject<EdgeBindings> {
           await recordGeneration(db, mailboxId, generation, nodeId);
           return { recorded: true };
         },
+        "node.announce": async ({ peerUrl }) => {
+          await announceNode(db, nodeId, peerUrl);
+          return { recorded: true };
+        },
+        "node.lookup": ({ nodeId: other }) => lookupNode(db, other),
+        "mailbox.place": async ({ mailboxId }) => ({ homeNode: await placeMailbox(db, mailboxId, nodeId) }),
         "webhook.status": async ({ webhookId, outcome, error }) => {
           await recordWebhookStatus(db, webhookId, outcome, error);
           return { recorded: true };
