@@ -25,7 +25,8 @@
  *   fsyncs on the thread pool (engine.checkpoint), the mailbox paused
  *   meanwhile; a failed sync is retried and the mailbox stays paused until
  *   one succeeds, so the WAL is never reused before the copied pages are
- *   durable. SQLite's own blocking checkpoint only backstops huge writes.
+ *   durable. The last close checkpoints the same way before closing the file.
+ *   SQLite's own blocking checkpoint only backstops huge writes.
  * - Heavy preparation (MIME parse, hashing, compression) happens before the
  *   transaction, never while holding it. A small message may be prepared by
  *   any worker of the pool ("prepare") and written by its owner
@@ -425,14 +426,28 @@ function handle(req: WorkerRequest): void {
     }
     case "close": {
       const o = ownedOf(req.mailbox);
+      let deferred = false;
       o.queue.push({
         write: false,
         run: () => {
           o.handles--;
-          // The last close closes the file before it is answered (callers may then move or delete it).
-          releaseIfUnused(o);
+          if (o.handles > 0 || o.queue.length > 0) return;
+          // The last close checkpoints with its syncs off the thread first (SQLite's own close
+          // then has nothing to copy or sync), and closes the file before it is answered
+          // (callers may then move or delete it).
+          deferred = true;
+          o.syncing = true;
+          o.engine.checkpoint(() => {
+            // A failed sync is not fatal here: SQLite's close checkpoints (and syncs) by itself.
+            o.syncing = false;
+            releaseIfUnused(o);
+            reply(true, null);
+            schedule(o);
+          });
         },
-        reply,
+        reply: (ok, value) => {
+          if (!deferred) reply(ok, value);
+        },
       });
       schedule(o);
       return;
