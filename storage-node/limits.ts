@@ -184,6 +184,15 @@ export const PEER_LIMITS = {
   lookupCacheMs: 60_000,
   /** Relays in flight at once from the relay queue. */
   relayConcurrency: 4,
+  /**
+   * IMAP sessions proxied to one peer at once (DESIGN §2.1), counted on both
+   * ends: the dialling node answers one more login NO [UNAVAILABLE], the home
+   * node refuses one more session socket (503). Separate from
+   * maxConnectionsPerPeer, which bounds the RPC links.
+   */
+  maxProxiedSessionsPerPeer: 1_000,
+  /** The home node's answer to a proxied login (its edge look-up and failure delay included) must come within this. */
+  proxyLoginTimeoutMs: 15_000,
   /** Relay queue retry ceiling (the base is the relayRetryBaseMs setting). Relays never give up: the mail is the mailbox's. */
   relayRetryMaxMs: 10 * 60_000,
 } as const;

@@ -7,6 +7,10 @@
  * the edge after every tunnel connect (`node.announce`); it finds other nodes
  * through the edge (`node.lookup`, cached briefly).
  *
+ * IMAP sessions: a login for a mailbox homed on another node is proxied there
+ * over a peer session socket (imap/home-proxy.ts, peer/imap-proxy-*.ts); this
+ * node accepts such sessions for the mailboxes homed here.
+ *
  * Shutdown order (SIGTERM/SIGINT): stop accepting connections (IMAP, then
  * peer links), let in-flight commands finish and sessions say BYE, stop
  * inbound mail and its queues, close outbound peer links, close the mailbox
@@ -32,6 +36,8 @@ import { TUNNEL_LIMITS } from "./limits.ts";
 import { PeerDirectory, PeerUnavailableError } from "./peer/peer-directory.ts";
 import { PeerPool } from "./peer/peer-pool.ts";
 import { PeerServer } from "./peer/peer-server.ts";
+import { ImapProxyDialer } from "./peer/imap-proxy-dialer.ts";
+import { acceptProxiedSession } from "./peer/imap-proxy-acceptor.ts";
 
 export interface RunningNode {
   settings: NodeSettings;
@@ -108,12 +114,13 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
     logger: peerLogger,
     tls: settings.peerTls ? tls : undefined,
   });
+  const peerCa = settings.peerCaPath ? await readFile(settings.peerCaPath, "utf8") : undefined;
   const peerPool = new PeerPool({
     nodeId: settings.nodeId,
     nodeSecretKey: settings.nodeSecretKey,
     directory: peerDirectory,
     logger: peerLogger,
-    ca: settings.peerCaPath ? await readFile(settings.peerCaPath, "utf8") : undefined,
+    ca: peerCa,
   });
   let inbound: InboundServices | null = null;
   inbound = await startInbound({
@@ -146,7 +153,8 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
     failureDelayMs: settings.authFailureDelayMs,
     onSuccess: (auth) => {
       reports.passwordUsed(auth.passwordId);
-      inbound?.onLogin(auth);
+      // The sealing secret is needed where the mailbox opens: on its home node only.
+      if (auth.homeNode === null || auth.homeNode === settings.nodeId) inbound?.onLogin(auth);
     },
   });
 
@@ -157,7 +165,16 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
     tls,
     loginDisabledOnPlaintext: settings.loginDisabledOnPlaintext,
     hostname: settings.hostname,
+    nodeId: settings.nodeId,
+    homeProxy: new ImapProxyDialer({
+      nodeId: settings.nodeId,
+      nodeSecretKey: settings.nodeSecretKey,
+      directory: peerDirectory,
+      logger: peerLogger,
+      ca: peerCa,
+    }),
   });
+  peerServer.handleSessions((ws, peerId) => acceptProxiedSession(ws, peerId, imap, peerLogger));
   const imapPlain = await imap.listen({ port: settings.imapPort, host: settings.host });
   listeners.push({ name: "imap", port: imapPlain.port });
   const imapTls = await imap.listen({ port: settings.imapTlsPort, host: settings.host, implicitTls: true });

@@ -15,7 +15,10 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { Authenticator } from "../auth/types.ts";
 import type { MailStore } from "../store/types.ts";
-import { Session, errorSummary } from "./session.ts";
+import { CommandError } from "./command.ts";
+import { completeLogin } from "./commands/login-flow.ts";
+import type { HomeProxy } from "./home-proxy.ts";
+import { Session, errorSummary, type SessionContext, type SessionSocket } from "./session.ts";
 import { resolveImapLimits, type ImapLimits } from "./session-limits.ts";
 
 export interface ImapServerOptions {
@@ -29,12 +32,32 @@ export interface ImapServerOptions {
   hostname?: string;
   /** Overrides of the defaults in limits.ts (tests use small values). */
   limits?: Partial<ImapLimits>;
+  /** This node's id: logins for mailboxes homed elsewhere go through `homeProxy` (DESIGN §2.1). */
+  nodeId?: string;
+  homeProxy?: HomeProxy;
 }
+
+/** A login another node passes on for a mailbox homed here (peer/imap-proxy-acceptor.ts). */
+export interface ProxiedLoginOptions {
+  address: string;
+  password: string;
+  ip: string;
+  secure: boolean;
+}
+
+export type ProxiedSessionData = { ok: true; capabilities: string[]; start(): void } | { ok: false; code: string; text: string };
 
 export interface ImapServer {
   listen(options: { port: number; host: string; implicitTls?: boolean }): Promise<{ port: number }>;
   /** Graceful: stop accepting, BYE sessions, finish in-flight commands. */
   close(): Promise<void>;
+  /**
+   * Logs a client of another node in on this, its mailbox's home node, and
+   * prepares an IMAP session on `connection` that starts authenticated and
+   * without a greeting; `start()` runs it (after the answer went to the other
+   * node). A refusal carries the response code a direct login would get.
+   */
+  adoptProxied(connection: SessionSocket, login: ProxiedLoginOptions): Promise<ProxiedSessionData>;
 }
 
 export function createImapServer(options: ImapServerOptions): ImapServer {
@@ -47,7 +70,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   const perUser = new Map<string, number>();
   let closing = false;
 
-  const context = {
+  const context: SessionContext = {
     store: options.store,
     authenticator: options.authenticator,
     logger: options.logger,
@@ -55,6 +78,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     hostname: options.hostname ?? "localhost",
     secureContext,
     loginDisabledOnPlaintext: options.loginDisabledOnPlaintext ?? false,
+    nodeId: options.nodeId ?? null,
+    homeProxy: options.homeProxy ?? null,
     acquireUserSlot(mailboxId: string): boolean {
       const count = perUser.get(mailboxId) ?? 0;
       if (count >= limits.maxConnectionsPerUser) return false;
@@ -67,6 +92,19 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       else perUser.set(mailboxId, count);
     },
   };
+
+  // A proxied session is never proxied again: if the edge names yet another home, it fails.
+  const proxiedContext: SessionContext = { ...context, homeProxy: null };
+
+  function track(session: Session, onEnd: () => void): void {
+    sessions.add(session);
+    const done = session.run().finally(() => {
+      sessions.delete(session);
+      running.delete(done);
+      onEnd();
+    });
+    running.add(done);
+  }
 
   function accept(raw: Socket, implicitTls: boolean): void {
     raw.on("error", () => undefined);
@@ -91,18 +129,32 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       socket.on("error", () => undefined);
     }
     const session = new Session(socket, context, { secure: implicitTls, id: randomBytes(6).toString("hex") });
-    sessions.add(session);
-    const done = session.run().finally(() => {
-      sessions.delete(session);
-      running.delete(done);
+    track(session, () => {
       const left = (perIp.get(ip) ?? 1) - 1;
       if (left <= 0) perIp.delete(ip);
       else perIp.set(ip, left);
     });
-    running.add(done);
   }
 
   return {
+    async adoptProxied(connection, login) {
+      if (closing) return { ok: false, code: "UNAVAILABLE", text: "Server shutting down." };
+      const session = new Session(connection, proxiedContext, { secure: login.secure, id: randomBytes(6).toString("hex"), greet: false });
+      try {
+        await completeLogin(session, login.address, login.password);
+      } catch (error) {
+        connection.destroy();
+        if (error instanceof CommandError && error.code !== null) return { ok: false, code: error.code, text: error.message };
+        options.logger.error({ err: errorSummary(error) }, "proxied imap login failed");
+        return { ok: false, code: "UNAVAILABLE", text: "Internal error." };
+      }
+      if (closing) {
+        session.destroy();
+        void session.run();
+        return { ok: false, code: "UNAVAILABLE", text: "Server shutting down." };
+      }
+      return { ok: true, capabilities: session.capabilities(), start: () => track(session, () => undefined) };
+    },
     async listen({ port, host, implicitTls = false }) {
       if (implicitTls && !secureContext) throw new Error("implicit TLS needs a certificate");
       const server = createServer((socket) => accept(socket, implicitTls));

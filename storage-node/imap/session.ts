@@ -20,7 +20,7 @@
  *   connection ends.
  */
 
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { constants as zlibConstants, createDeflateRaw, createInflateRaw } from "node:zlib";
 import { TLSSocket, type SecureContext } from "node:tls";
 import type { Logger } from "pino";
@@ -29,11 +29,18 @@ import type { Mailbox, MailStore } from "../store/types.ts";
 import { CommandError, type CommandEntry } from "./command.ts";
 import { COMMAND_TABLE } from "./command-table.ts";
 import { capabilityList } from "./capabilities.ts";
+import type { HomeProxy } from "./home-proxy.ts";
 import type { ImapLimits } from "./session-limits.ts";
 import { SequenceTracker } from "./tracker.ts";
 import { ByteReader, ConnectionClosedError } from "./wire/byte-reader.ts";
 import { CommandCursor, LiteralRefusedError, ParseError, type CursorHost } from "./wire/command-cursor.ts";
 import { ResponseWriter, type OutputSink } from "./wire/response-writer.ts";
+
+/**
+ * What a session reads from and writes to: a TCP or TLS socket, or the byte
+ * stream of a session proxied from another node (peer/websocket-connection.ts).
+ */
+export type SessionSocket = Duplex & { readonly remoteAddress?: string; setTimeout(ms: number): unknown };
 
 export type SessionState = "not-authenticated" | "authenticated" | "selected" | "logout";
 
@@ -49,6 +56,10 @@ export interface SessionContext {
   /** Counts a login against the per-user cap; false when the cap is reached. */
   acquireUserSlot(mailboxId: string): boolean;
   releaseUserSlot(mailboxId: string): void;
+  /** This node's id; null when the server is not part of a cluster (every mailbox is local). */
+  nodeId: string | null;
+  /** Reaches a mailbox's home node when it is another node (DESIGN §2.1); null: never proxy. */
+  homeProxy: HomeProxy | null;
 }
 
 export interface SelectedFolder {
@@ -70,8 +81,12 @@ export class Session {
   readonly out: ResponseWriter;
   readonly logger: Logger;
 
-  private socket: Socket;
+  private socket: SessionSocket;
   private readonly reader: ByteReader;
+  /** False for a session proxied from another node: it starts authenticated, without a greeting. */
+  private readonly greet: boolean;
+  /** Set while the connection is handed over to a proxy: ends it on shutdown. */
+  private handedOver: (() => void) | null = null;
   private badCommands = 0;
   private waitingForCommand = false;
   /** True while IDLE waits for DONE: shutdown may interrupt it (RFC 2177). */
@@ -84,11 +99,12 @@ export class Session {
   private readonly dataListener = (chunk: Buffer): void => this.reader.push(chunk);
 
   constructor(
-    socket: Socket,
+    socket: SessionSocket,
     readonly context: SessionContext,
-    options: { secure: boolean; id: string },
+    options: { secure: boolean; id: string; greet?: boolean },
   ) {
     this.socket = socket;
+    this.greet = options.greet ?? true;
     this.secure = options.secure;
     this.logger = context.logger.child({ session: options.id });
     this.reader = new ByteReader(context.limits.maxLineBytes * 2, (pause) => {
@@ -152,7 +168,7 @@ export class Session {
   /** Runs the connection to its end. Never rejects. */
   async run(): Promise<void> {
     try {
-      this.out.untagged(`OK [CAPABILITY ${this.capabilities().join(" ")}] Sealbox IMAP ready.`);
+      if (this.greet) this.out.untagged(`OK [CAPABILITY ${this.capabilities().join(" ")}] Sealbox IMAP ready.`);
       await this.out.flush();
       this.armTimeout();
       while (!this.shuttingDown && this.state !== "logout") {
@@ -190,6 +206,10 @@ export class Session {
   /** Server shutdown: BYE now if between commands, else after the current one. */
   shutdown(): void {
     this.shuttingDown = true;
+    if (this.handedOver) {
+      this.handedOver();
+      return;
+    }
     if (this.waitingForCommand || this.idling) {
       this.out.untagged("BYE Server shutting down.");
       void this.out
@@ -321,6 +341,24 @@ export class Session {
     this.armTimeout();
   }
 
+  /**
+   * Gives the connection to a proxy (DESIGN §2.1), after the tagged OK of the
+   * login went out: the session stops reading and its timeouts stop (the home
+   * node's session applies them). Returns the socket and the bytes the client
+   * pipelined after the login, which belong to the proxied session. `stop` is
+   * called on server shutdown; the session ends when `run()`'s command returns.
+   */
+  handOver(stop: () => void): { socket: SessionSocket; pipelined: Buffer } {
+    this.socket.off("data", this.dataListener);
+    this.socket.setTimeout(0);
+    const pipelined = this.reader.takeBuffered();
+    // Taking the buffer may have resumed a socket the reader had paused; no byte may flow unread.
+    this.socket.pause();
+    this.handedOver = stop;
+    this.state = "logout";
+    return { socket: this.socket, pipelined };
+  }
+
   /** Reads one raw line (AUTHENTICATE continuation, IDLE's DONE). */
   async readLine(): Promise<Buffer | null> {
     const line = await this.reader.readLine(this.limits.maxLineBytes);
@@ -387,7 +425,7 @@ export class Session {
     this.socket.setTimeout(idle ? this.limits.idleMaxMs : this.currentTimeout());
   }
 
-  private attach(socket: Socket): void {
+  private attach(socket: SessionSocket): void {
     socket.on("data", this.dataListener);
     socket.on("end", () => this.reader.end());
     socket.on("close", () => this.reader.end());
@@ -412,7 +450,7 @@ export class Session {
     this.socket.setTimeout(this.currentTimeout());
   }
 
-  private sinkFor(socket: Socket): OutputSink {
+  private sinkFor(socket: SessionSocket): OutputSink {
     return {
       write: (chunk) => (socket.destroyed || socket.writableEnded ? true : socket.write(chunk)),
       drain: () =>

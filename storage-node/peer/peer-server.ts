@@ -18,6 +18,10 @@
  *   answered `busy` without running.
  * - Requests are validated against `PeerMethods` by RpcPeer before a handler
  *   runs; a handler's exception text never crosses the wire.
+ * - A WebSocket to PEER_SESSION_PATH carries one proxied IMAP session
+ *   (imap-proxy-acceptor.ts) after the same authentication; at most
+ *   PEER_LIMITS.maxProxiedSessionsPerPeer of them per peer node (503 past
+ *   it), counted apart from the RPC links; every other path is the RPC link.
  * - A link that has not answered a WebSocket ping within PEER_LIMITS.idleMs is
  *   terminated, so a peer lost without a FIN (network partition) does not
  *   hold one of its slots for ever.
@@ -33,6 +37,10 @@ import { RpcError, RpcPeer, type RpcHandlers } from "../../shared/tunnel/rpc-pee
 import { PEER_LIMITS } from "../limits.ts";
 import type { Logger } from "../log.ts";
 import type { PeerDirectory } from "./peer-directory.ts";
+import { PEER_SESSION_PATH } from "./imap-proxy-protocol.ts";
+
+/** Takes one authenticated proxied-session socket from `peerId`. */
+export type PeerSessionHandler = (ws: WebSocket, peerId: string) => void;
 
 export interface PeerServerOptions {
   nodeId: string;
@@ -42,7 +50,7 @@ export interface PeerServerOptions {
   /** PEM key and certificate: serve wss:// instead of ws://. */
   tls?: { key: string; cert: string };
   /** Overrides of limits (tests of their edges). */
-  limits?: { [K in "maxFrameBytes" | "maxPendingCalls" | "maxConnectionsPerPeer"]?: number };
+  limits?: { [K in "maxFrameBytes" | "maxPendingCalls" | "maxConnectionsPerPeer" | "maxProxiedSessionsPerPeer"]?: number };
 }
 
 type PeerMethodName = keyof typeof PeerMethods & TunnelMethodName;
@@ -56,9 +64,12 @@ export class PeerServer {
   private readonly nonces = new Map<string, number>();
   /** Links (and handshakes in progress) per peer node id. */
   private readonly perPeer = new Map<string, number>();
+  /** Proxied sessions (and their handshakes in progress) per peer node id. */
+  private readonly sessionsPerPeer = new Map<string, number>();
+  private sessionHandler: PeerSessionHandler | null = null;
   /** Proofs to put into the 101 answer, by request. */
   private readonly proofs = new WeakMap<IncomingMessage, string>();
-  private readonly limits: { maxFrameBytes: number; maxPendingCalls: number; maxConnectionsPerPeer: number };
+  private readonly limits: { maxFrameBytes: number; maxPendingCalls: number; maxConnectionsPerPeer: number; maxProxiedSessionsPerPeer: number };
   private readonly alive = new WeakMap<WebSocket, boolean>();
   private heartbeat: NodeJS.Timeout | null = null;
 
@@ -68,6 +79,7 @@ export class PeerServer {
       maxFrameBytes: options.limits?.maxFrameBytes ?? PEER_LIMITS.maxFrameBytes,
       maxPendingCalls: options.limits?.maxPendingCalls ?? PEER_LIMITS.maxPendingCalls,
       maxConnectionsPerPeer: options.limits?.maxConnectionsPerPeer ?? PEER_LIMITS.maxConnectionsPerPeer,
+      maxProxiedSessionsPerPeer: options.limits?.maxProxiedSessionsPerPeer ?? PEER_LIMITS.maxProxiedSessionsPerPeer,
     };
     this.server = options.tls ? createHttpsServer({ key: options.tls.key, cert: options.tls.cert }) : createHttpServer();
     this.server.on("request", (_request, response) => {
@@ -87,6 +99,11 @@ export class PeerServer {
   /** Serves `method` to every authenticated peer. */
   handle<M extends PeerMethodName>(method: M, handler: NonNullable<RpcHandlers[M]>): void {
     (this.handlers as Record<string, unknown>)[method] = handler;
+  }
+
+  /** Accepts proxied IMAP sessions (PEER_SESSION_PATH) from authenticated peers. */
+  handleSessions(handler: PeerSessionHandler): void {
+    this.sessionHandler = handler;
   }
 
   async listen(options: { host: string; port: number }): Promise<{ port: number }> {
@@ -136,11 +153,16 @@ export class PeerServer {
       const value = request.headers[name];
       return typeof value === "string" ? value : null;
     });
+    const pathname = (request.url ?? "/").split("?")[0];
+    // The announced peer URL may carry a path prefix (a reverse proxy): sessions are its PEER_SESSION_PATH below it.
+    const isSession = pathname.endsWith(PEER_SESSION_PATH);
     if (!handshake || handshake.nodeId === this.options.nodeId) return refuse(socket, 401);
     const peerId = handshake.nodeId;
-    const open = this.perPeer.get(peerId) ?? 0;
-    if (open >= this.limits.maxConnectionsPerPeer) return refuse(socket, 503);
-    this.perPeer.set(peerId, open + 1);
+    const counts = isSession ? this.sessionsPerPeer : this.perPeer;
+    const open = counts.get(peerId) ?? 0;
+    if (isSession && !this.sessionHandler) return refuse(socket, 503);
+    if (open >= (isSession ? this.limits.maxProxiedSessionsPerPeer : this.limits.maxConnectionsPerPeer)) return refuse(socket, 503);
+    counts.set(peerId, open + 1);
     let accepted = false;
     try {
       const peer = await this.options.directory.lookup(peerId);
@@ -152,11 +174,20 @@ export class PeerServer {
       this.nonces.set(nonceKey, handshake.timestamp);
       if (socket.destroyed) return;
       this.proofs.set(request, signPeerAccept(this.options.nodeId, this.options.nodeSecretKey, peerId, handshake.nonce));
-      this.wss.handleUpgrade(request, socket, head, (ws) => this.serve(ws, peerId));
+      this.wss.handleUpgrade(request, socket, head, (ws) => (isSession ? this.serveSession(ws, peerId) : this.serve(ws, peerId)));
       accepted = true;
     } finally {
-      if (!accepted) this.release(peerId);
+      if (!accepted) release(counts, peerId);
     }
+  }
+
+  private serveSession(ws: WebSocket, peerId: string): void {
+    this.alive.set(ws, true);
+    ws.on("pong", () => this.alive.set(ws, true));
+    ws.once("close", () => release(this.sessionsPerPeer, peerId));
+    ws.on("error", () => undefined);
+    if (!this.sessionHandler) return ws.close(1011, "no session handler");
+    this.sessionHandler(ws, peerId);
   }
 
   private serve(ws: WebSocket, peerId: string): void {
@@ -197,14 +228,8 @@ export class PeerServer {
     ws.on("error", () => undefined);
     ws.once("close", () => {
       rpc.fail();
-      this.release(peerId);
+      release(this.perPeer, peerId);
     });
-  }
-
-  private release(peerId: string): void {
-    const open = (this.perPeer.get(peerId) ?? 1) - 1;
-    if (open <= 0) this.perPeer.delete(peerId);
-    else this.perPeer.set(peerId, open);
   }
 
   private forgetOldNonces(now: number): void {
@@ -213,6 +238,12 @@ export class PeerServer {
       if (timestamp < horizon) this.nonces.delete(key);
     }
   }
+}
+
+function release(counts: Map<string, number>, peerId: string): void {
+  const open = (counts.get(peerId) ?? 1) - 1;
+  if (open <= 0) counts.delete(peerId);
+  else counts.set(peerId, open);
 }
 
 function refuse(socket: Duplex, status: 401 | 503): void {

@@ -6,11 +6,17 @@
  * - Every authenticator refusal is the same `NO [AUTHENTICATIONFAILED]`; the
  *   server adds no delay or wording of its own (the authenticator throttles).
  * - The password is passed on and dropped; it is never logged or kept.
+ * - A mailbox is opened only on its home node (DESIGN §2.1). When the edge
+ *   names another node as home, the session is proxied there (home-proxy.ts):
+ *   the mailbox key unwrapped here is zeroed and nothing is opened or created
+ *   locally. A session that cannot be proxied (the home node is unreachable,
+ *   or this server has no peer links) is `NO [UNAVAILABLE]`.
  */
 import type { Session } from "../session.ts";
 import { CommandError, type CommandResult } from "../command.ts";
 import { storeCall } from "../store-error-codes.ts";
 import { EdgeUnavailableError } from "../../auth/credential-cache.ts";
+import { proxyToHome } from "../home-proxy.ts";
 
 export async function completeLogin(session: Session, address: string, password: string): Promise<CommandResult> {
   let auth;
@@ -27,6 +33,12 @@ export async function completeLogin(session: Session, address: string, password:
   }
   if (!auth) throw new CommandError("NO", "AUTHENTICATIONFAILED", "Authentication failed.");
   if (!auth.imap) throw new CommandError("NO", "NOPERM", "IMAP access is disabled for this address.");
+  const { nodeId, homeProxy } = session.context;
+  if (auth.homeNode !== null && nodeId !== null && auth.homeNode !== nodeId) {
+    auth.mailboxKey.fill(0);
+    if (!homeProxy) throw new CommandError("NO", "UNAVAILABLE", "The mailbox is temporarily unavailable, try again later.");
+    return proxyToHome(session, homeProxy, auth.homeNode, address, password);
+  }
   if (!session.context.acquireUserSlot(auth.mailboxId)) {
     throw new CommandError("NO", "LIMIT", "Too many connections for this mailbox.");
   }

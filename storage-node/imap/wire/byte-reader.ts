@@ -76,6 +76,15 @@ export class ByteReader {
     return dropped;
   }
 
+  /** Takes everything received but not yet read (a connection handed to a proxy keeps it). */
+  takeBuffered(): Buffer {
+    const taken = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.buffered = 0;
+    this.relieve();
+    return taken;
+  }
+
   /** Reads one line without its CRLF (a bare LF is accepted). Null at end of stream. */
   async readLine(maxBytes: number): Promise<LineData | null> {
     let scanned = 0; // bytes of the current line already searched (in chunks[0..])

@@ -1,0 +1,299 @@
+/**
+ * IMAP sessions proxied to the mailbox's home node (DESIGN §2.1), with real
+ * processes: the edge in workerd, storage nodes A and B, imapflow and a raw
+ * wire client on A, mail into A's MX (relayed to B).
+ *
+ * The mailbox is homed on B (its first login is on B). Checked: through A a
+ * client lists, selects, fetches a relayed message byte for byte, appends
+ * and stores; a session on B and the proxied session on A see each other's
+ * changes at once (IDLE); A's login answers carry the capabilities of the
+ * session B runs; a wrong password through A gets the same NO as on B; A
+ * never holds a file of the mailbox; a killed B closes A's proxied client
+ * while A keeps serving others; with B down the login is NO [UNAVAILABLE];
+ * neither node logs the password, the address or message content.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readdir } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { ImapFlow } from "imapflow";
+import nodemailer from "nodemailer";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
+import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
+import { openImapWire } from "../support/imap-wire.ts";
+import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
+import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
+
+interface NodeSlot {
+  keys: { nodeId: string; secretKey: string; publicKey: string };
+  dataDir: string;
+  mxPort: number;
+  peerPort: number;
+  process: NodeProcessHandle | null;
+}
+
+function imapClient(port: number, who: { address: string; password: string }): ImapFlow {
+  return new ImapFlow({ host: "127.0.0.1", port, secure: false, auth: { user: who.address, pass: who.password }, logger: false, tls: { rejectUnauthorized: false } });
+}
+
+function message(to: string, marker: string): Buffer {
+  return Buffer.from(
+    `From: <sender@elsewhere.example>\r\nTo: <${to}>\r\nSubject: proxy ${marker}\r\nMessage-ID: <${marker}@elsewhere.example>\r\n\r\n` +
+      `confidential body ${marker}\r\nsecond line\r\n`,
+  );
+}
+
+async function send(port: number, to: string, raw: Buffer): Promise<string> {
+  const transport = nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true });
+  try {
+    const info = (await transport.sendMail({ envelope: { from: "sender@elsewhere.example", to: [to] }, raw })) as { response: string };
+    return info.response;
+  } finally {
+    transport.close();
+  }
+}
+
+async function filesUnder(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
+    else if (entry.isFile()) out.push(full);
+  }
+  return out;
+}
+
+function existsCount(lines: string[]): number {
+  return Number(lines.map((l) => /^\* (\d+) EXISTS$/.exec(l)?.[1]).find((n) => n !== undefined));
+}
+
+describe("IMAP sessions proxied to the home node over the peer link", () => {
+  let edge: EdgeHandle;
+  let alice: TestMailboxData;
+  let mailboxId: string;
+  let a: NodeSlot;
+  let b: NodeSlot;
+
+  const slot = async (label: string): Promise<NodeSlot> => ({
+    keys: await registerTestNode(edge, label),
+    dataDir: await mkdtemp(path.join(tmpdir(), `sealbox-proxy-${label}-`)),
+    mxPort: await freePort(),
+    peerPort: await freePort(),
+    process: null,
+  });
+
+  const start = async (node: NodeSlot): Promise<NodeProcessHandle> => {
+    node.process = await startNodeProcess({
+      edgeUrl: edge.url,
+      nodeId: node.keys.nodeId,
+      secretKey: node.keys.secretKey,
+      dataDir: node.dataDir,
+      env: {
+        SEALBOX_SPOOL_KEY: newSpoolKey(),
+        SEALBOX_MX_PORT: String(node.mxPort),
+        SEALBOX_PEER_PORT: String(node.peerPort),
+        SEALBOX_DNS_SERVERS: "127.0.0.1:9",
+        SEALBOX_LOG_LEVEL: "info",
+      },
+    });
+    const started = node.process;
+    await eventually(() => started.logs.some((l) => l.msg === "peer URL announced"), 20_000, "the peer URL to be announced");
+    return started;
+  };
+
+  const aPort = () => a.process!.imapPort;
+  const bPort = () => b.process!.imapPort;
+
+  beforeAll(async () => {
+    edge = await startEdge();
+    a = await slot("a");
+    b = await slot("b");
+    alice = await createTestMailbox(edge, "alice");
+    await Promise.all([start(a), start(b)]);
+    // The first login places the mailbox on B.
+    const client = imapClient(bPort(), alice);
+    await client.connect();
+    await client.logout();
+    const route = await fetch(`${edge.url}/v1/admin/directory/route`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${edge.adminToken}`, "content-type": "application/json" },
+      body: JSON.stringify({ address: alice.address }),
+    });
+    const routed = (await route.json()) as { mailboxId: string; homeNode: string | null };
+    expect(routed.homeNode).toBe(b.keys.nodeId);
+    mailboxId = routed.mailboxId;
+  });
+
+  afterAll(async () => {
+    await a?.process?.kill();
+    await b?.process?.kill();
+    await edge?.stop();
+  });
+
+  it("serves imapflow on A from the mailbox on B: list, fetch of relayed mail byte for byte, append, store", async () => {
+    const marker = `m${randomBytes(6).toString("hex")}`;
+    const raw = message(alice.address, marker);
+    expect(await send(a.mxPort, alice.address, raw)).toMatch(/^250 /);
+    const client = imapClient(aPort(), alice);
+    await client.connect();
+    try {
+      const folders = await client.list();
+      expect(folders.map((f) => f.path)).toContain("INBOX");
+      const lock = await client.getMailboxLock("INBOX");
+      try {
+        let found: { uid: number; source: Buffer } | undefined;
+        await eventually(async () => {
+          for await (const fetched of client.fetch("1:*", { uid: true, source: true })) {
+            if (fetched.source?.includes(marker)) found = { uid: fetched.uid, source: fetched.source };
+          }
+          return found !== undefined;
+        }, 10_000, "the relayed message through A");
+        expect(withoutTraceHeaders(found!.source).equals(raw)).toBe(true);
+        expect(await client.messageFlagsAdd(String(found!.uid), ["\\Flagged"], { uid: true })).toBe(true);
+        const appended = Buffer.from(`Subject: appended ${marker}\r\n\r\nappended through A ${marker}\r\n`);
+        const result = await client.append("INBOX", appended, ["\\Seen"]);
+        expect(result && typeof result === "object" ? result.uid : undefined).toBeGreaterThan(found!.uid);
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await client.logout();
+    }
+    // B holds what A's client did.
+    const direct = imapClient(bPort(), alice);
+    await direct.connect();
+    try {
+      const lock = await direct.getMailboxLock("INBOX");
+      try {
+        const seen: { flags: string[]; source: string }[] = [];
+        for await (const fetched of direct.fetch("1:*", { flags: true, source: true })) {
+          if (fetched.source?.includes(marker)) seen.push({ flags: [...(fetched.flags ?? [])], source: fetched.source.toString("latin1") });
+        }
+        expect(seen).toHaveLength(2);
+        expect(seen.find((m) => m.source.includes("confidential body"))?.flags).toContain("\\Flagged");
+        const appended = seen.find((m) => m.source.startsWith("Subject: appended"));
+        expect(appended?.source).toBe(`Subject: appended ${marker}\r\n\r\nappended through A ${marker}\r\n`);
+        expect(appended?.flags).toContain("\\Seen");
+      } finally {
+        lock.release();
+      }
+    } finally {
+      await direct.logout();
+    }
+  });
+
+  it("answers LOGIN on A as B would, and A's IDLE sees mail appended on B at once; B sees A's STORE", async () => {
+    const onB = await openImapWire(bPort());
+    const onA = await openImapWire(aPort());
+    try {
+      const direct = await onB.command(`LOGIN ${alice.address} "${alice.password}"`);
+      const proxied = await onA.command(`LOGIN ${alice.address} "${alice.password}"`);
+      expect(proxied.status).toMatch(/^OK \[CAPABILITY IMAP4rev1 /);
+      expect(proxied.status).toBe(direct.status);
+      // Capabilities asked for after login are the proxied session's, the same as on B.
+      expect((await onA.command("CAPABILITY")).lines).toEqual((await onB.command("CAPABILITY")).lines);
+      const list = await onA.command('LIST "" "*"');
+      expect(list.status).toMatch(/^OK/);
+      expect(list.lines.some((l) => /^\* LIST \([^)]*\) "\/" INBOX$/.test(l))).toBe(true);
+      const selectedA = await onA.command("SELECT INBOX");
+      expect(selectedA.status).toMatch(/^OK \[READ-WRITE\]/);
+      const before = existsCount(selectedA.lines);
+      expect((await onB.command("SELECT INBOX")).status).toMatch(/^OK/);
+
+      onA.send("i1 IDLE");
+      expect(await onA.readLine()).toMatch(/^\+ /);
+      const body = `Subject: via B\r\n\r\nappended on B\r\n`;
+      const appended = await onB.command(`APPEND INBOX {${body.length}+}\r\n${body}`);
+      expect(appended.status).toMatch(/^OK \[APPENDUID /);
+      // RFC 2177: the proxied session on A is told while it idles.
+      expect(await onA.readLine()).toBe(`* ${before + 1} EXISTS`);
+      onA.send("DONE");
+      for (let line = await onA.readLine(); !line.startsWith("i1 "); line = await onA.readLine());
+
+      const fetched = await onA.command(`FETCH ${before + 1} BODY.PEEK[]`);
+      expect(fetched.lines.join("\r\n")).toContain(`BODY[] {${body.length}}`);
+      expect((await onA.command(`STORE ${before + 1} +FLAGS (\\Answered)`)).status).toMatch(/^OK/);
+      // B's session learns of A's change with its next command (RFC 3501 §7.4.1 flag FETCH).
+      const noop = await onB.command("NOOP");
+      expect(noop.lines.some((l) => l.startsWith(`* ${before + 1} FETCH (`) && l.includes("\\Answered"))).toBe(true);
+
+      const logout = await onA.command("LOGOUT");
+      expect(logout.lines.some((l) => l.startsWith("* BYE"))).toBe(true);
+      expect(logout.status).toMatch(/^OK/);
+    } finally {
+      onA.close();
+      onB.close();
+    }
+  });
+
+  it("refuses a wrong password through A with the same NO as B, and passes pipelined commands through", async () => {
+    const onB = await openImapWire(bPort());
+    const onA = await openImapWire(aPort());
+    try {
+      const direct = await onB.command(`LOGIN ${alice.address} "not-the-password"`);
+      const proxied = await onA.command(`LOGIN ${alice.address} "not-the-password"`);
+      expect(direct.status).toMatch(/^NO \[AUTHENTICATIONFAILED\]/);
+      expect(proxied.status).toBe(direct.status);
+      // A command pipelined right behind LOGIN reaches the home node's session.
+      const token = Buffer.from(`\0${alice.address}\0${alice.password}`).toString("base64");
+      onA.send(`p1 AUTHENTICATE PLAIN ${token}\r\np2 NAMESPACE`);
+      expect(await onA.readLine()).toMatch(/^p1 OK \[CAPABILITY /);
+      expect(await onA.readLine()).toMatch(/^\* NAMESPACE /);
+      expect(await onA.readLine()).toMatch(/^p2 OK/);
+    } finally {
+      onA.close();
+      onB.close();
+    }
+  });
+
+  it("never puts a file of the mailbox on A", async () => {
+    const files = await filesUnder(a.dataDir);
+    expect(files.filter((file) => path.basename(file).includes(mailboxId))).toEqual([]);
+    expect(a.process!.logs.some((l) => l.msg === "imap login proxied to the home node")).toBe(true);
+  });
+
+  it("closes A's proxied client when B dies, keeps serving others, and answers NO [UNAVAILABLE] while B is down", async () => {
+    const onA = await openImapWire(aPort());
+    expect((await onA.command(`LOGIN ${alice.address} "${alice.password}"`)).status).toMatch(/^OK/);
+    expect((await onA.command("SELECT INBOX")).status).toMatch(/^OK/);
+    await b.process!.kill();
+    // The client sees the connection end (no further line, or at most a BYE).
+    let closed = false;
+    try {
+      for (;;) expect(await onA.readLine()).toMatch(/^\* BYE/);
+    } catch (error) {
+      closed = /connection closed/.test(String(error));
+    }
+    expect(closed).toBe(true);
+    onA.close();
+
+    // A still serves a mailbox whose first login places it on A.
+    const bob = await createTestMailbox(edge, "bob");
+    const bobClient = imapClient(aPort(), bob);
+    await bobClient.connect();
+    expect((await bobClient.mailboxOpen("INBOX")).path).toBe("INBOX");
+    await bobClient.logout();
+
+    const again = await openImapWire(aPort());
+    try {
+      expect((await again.command(`LOGIN ${alice.address} "${alice.password}"`)).status).toMatch(/^NO \[UNAVAILABLE\]/);
+      expect((await again.command("NOOP")).status).toMatch(/^OK/);
+    } finally {
+      again.close();
+    }
+    const files = await filesUnder(a.dataDir);
+    expect(files.filter((file) => path.basename(file).includes(mailboxId))).toEqual([]);
+  });
+
+  it("never logs passwords, addresses or message content on either node", () => {
+    for (const node of [a, b]) {
+      const output = node.process!.output();
+      expect(output).not.toContain(alice.password);
+      expect(output).not.toContain(alice.address);
+      expect(output).not.toContain("confidential body");
+      expect(output).not.toContain("appended through A");
+      expect(output).not.toContain(node.keys.secretKey);
+    }
+  });
+});
