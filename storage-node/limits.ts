@@ -41,6 +41,13 @@ export const STORE_CHUNK_BYTES = 256 * 1024;
 export const STORE_GROUP_COMMIT_MAX_OPS = 256;
 /** At most this many trigrams of a TEXT/BODY needle are looked up in the index (the rest is verified by the scan). */
 export const STORE_FTS_QUERY_TRIGRAMS = 16;
+/**
+ * Appended contents wait this many at most for the text index: the append
+ * that makes the count reach it indexes them all in one go (one FTS5 segment
+ * per batch instead of one per transaction). Until then a TEXT/BODY search
+ * scans the waiting contents directly, so it stays exact.
+ */
+export const STORE_FTS_PENDING_MAX = 32;
 /** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */
 export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 /** An append of at most this many bytes may be parsed and compressed by any storage worker; larger ones only by the mailbox's owner. */

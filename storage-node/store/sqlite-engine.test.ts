@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
 import { afterAll, describe, expect, it } from "vitest";
-import { STORE_BLOB_MIN_BYTES, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_FTS_PENDING_MAX, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import { headerSearchText } from "./message-text.ts";
 import { SqliteMailboxEngine, prepareAppend } from "./sqlite-engine.ts";
 import { MIGRATIONS, MIGRATION_STEPS, SCHEMA_VERSION } from "./sqlite-schema.ts";
+import { trigramQuery } from "./trigram-query.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "sealbox-engine-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -168,8 +169,9 @@ describe("SQLite engine storage layout", () => {
     );
     const e2 = SqliteMailboxEngine.open({ path, key, create: true });
     for (const m of messages) e2.db.transaction(() => e2.append("INBOX", prepareAppend(m), {}))();
-    // What version 3 wrote: the same rows without the head table.
-    e2.db.exec("DROP TABLE content_heads");
+    // What version 3 wrote: the same rows without the head table, every content indexed.
+    e2.db.transaction(() => e2.indexPending())();
+    e2.db.exec("DROP TABLE content_heads; DROP TABLE fts_pending");
     e2.db.pragma("user_version=3");
     e2.close();
 
@@ -186,6 +188,49 @@ describe("SQLite engine storage layout", () => {
     })();
     expect(() => e.loadHead(ids[1])).toThrow(/expunged/);
     expect(e.db.prepare("SELECT count(*) FROM content_heads").pluck().get()).toBe(2);
+    e.close();
+  });
+
+  it("indexes text in batches of STORE_FTS_PENDING_MAX; waiting contents are still found, and survive a reopen", () => {
+    const path = join(dir, "fts-pending.sqlite");
+    const key = randomBytes(32);
+    let e = SqliteMailboxEngine.open({ path, key, create: true });
+    const count = (sql: string) => e.db.prepare(sql).pluck().get() as number;
+    const message = (i: number) => new TextEncoder().encode(`Subject: note ${i}\r\n\r\nbody of kestrel${i}x\r\n`);
+    for (let i = 1; i < STORE_FTS_PENDING_MAX; i++) e.db.transaction(() => e.append("INBOX", prepareAppend(message(i)), {}))();
+    expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 1);
+    expect(e.ftsPendingCount).toBe(STORE_FTS_PENDING_MAX - 1);
+    // Not indexed yet, still found (exactly: the scan decides).
+    expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([3]);
+    expect(e.search("INBOX", { type: "text", value: "note 5" })).toEqual([5]);
+    expect(e.search("INBOX", { type: "body", value: "note 5" })).toEqual([]);
+    // Expunging a waiting content takes it off the list.
+    e.db.transaction(() => {
+      e.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Deleted"] });
+      e.expunge("INBOX");
+    })();
+    expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 2);
+    // The list is in the file: a reopen knows it.
+    e.close();
+    e = SqliteMailboxEngine.open({ path, key, create: false });
+    expect(e.ftsPendingCount).toBe(STORE_FTS_PENDING_MAX - 2);
+    e.db.transaction(() => e.append("INBOX", prepareAppend(message(STORE_FTS_PENDING_MAX)), {}))();
+    expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 1);
+    // The append that makes the list full indexes it all.
+    e.db.transaction(() => e.append("INBOX", prepareAppend(message(STORE_FTS_PENDING_MAX + 1)), {}))();
+    expect(count("SELECT count(*) FROM fts_pending")).toBe(0);
+    expect(e.ftsPendingCount).toBe(0);
+    // Found through the index now: the candidate set is the index's answer alone.
+    expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([3]);
+    expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("kestrel3x"))).toHaveLength(1);
+    expect(e.search("INBOX", { type: "body", value: "kestrel2x" })).toEqual([]);
+    // Expunging an indexed content removes it from the index.
+    e.db.transaction(() => {
+      e.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
+      e.expunge("INBOX");
+    })();
+    expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("kestrel3x"))).toHaveLength(0);
+    expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([]);
     e.close();
   });
 

@@ -25,13 +25,17 @@
  *   counted across messages and folders, freed when the last copy goes).
  * - Text (indexer output, inline chunks, blob chunks) is compressed before it
  *   reaches SQLite; each row records its codec.
+ * - The text index lags by at most STORE_FTS_PENDING_MAX contents: an append
+ *   lists its content in `fts_pending`, and the append that fills the list
+ *   indexes all listed contents in its own transaction. A TEXT/BODY search
+ *   takes every listed content as a candidate for the exact scan.
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, fdatasync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
@@ -104,8 +108,6 @@ export interface PreparedAppend {
    * would cost more than the read itself.
    */
   head: { codec: number; data: Uint8Array };
-  ftsHeader: string;
-  ftsBody: string;
   segments: ({ kind: "inline"; start: number; length: number; codec: number; data: Uint8Array } | { kind: "blob"; start: number; length: number; hash: Uint8Array; chunks: { codec: number; data: Uint8Array }[] })[];
 }
 
@@ -152,8 +154,6 @@ export function prepareAppend(raw: Uint8Array): PreparedAppend {
     facts,
     record: deflateRawSync(encodeContentRecord({ parsed: stored, headerText, bodyText: parsed.bodyText }), { level: DEFLATE_LEVEL }),
     head: { codec: CODEC_NONE, data: encodeHeadRecord(stored) },
-    ftsHeader: headerText,
-    ftsBody: parsed.bodyText,
     segments,
   };
 }
@@ -238,6 +238,12 @@ export class SqliteMailboxEngine {
   private readonly keyBytes: Buffer;
   /** Events of the current transaction; published by the worker after commit. */
   pendingEvents: MailboxChangeEvent[] = [];
+  /**
+   * Rows in `fts_pending` as far as this connection knows (read at open, kept
+   * by appends and releases, recounted by the worker after a rollback). It
+   * only decides when to index.
+   */
+  private ftsPending = 0;
   /** Prepared statements by SQL text, least recently used first; at most STORE_STATEMENT_CACHE_MAX. */
   private readonly stmts = new Map<string, Database.Statement>();
 
@@ -287,6 +293,7 @@ export class SqliteMailboxEngine {
       engine.stmts.clear();
       engine.checkFresh(o.minGeneration);
       engine.generation = engine.meta("generation");
+      engine.ftsPending = (db.prepare("SELECT count(*) AS n FROM fts_pending").get() as { n: number }).n;
       return engine;
     } catch (e) {
       db?.close();
@@ -654,8 +661,34 @@ export class SqliteMailboxEngine {
       }
       this.st("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (?, ?, ?, ?, 0, NULL, ?)").run(id, seq, s.start, s.length, s.hash);
     });
-    this.st("INSERT INTO fts(rowid, header, body) VALUES (?, ?, ?)").run(id, p.ftsHeader, p.ftsBody);
+    this.st("INSERT INTO fts_pending(id) VALUES (?)").run(id);
+    this.ftsPending++;
     return id;
+  }
+
+  /** After a rollback: the count of waiting contents as the file has it. */
+  recountFtsPending(): void {
+    try {
+      this.ftsPending = (this.st("SELECT count(*) AS n FROM fts_pending").get() as { n: number }).n;
+    } catch {
+      // Keep the old count: it only decides when to index.
+    }
+  }
+
+  /** Contents waiting for the text index (see the header). */
+  get ftsPendingCount(): number {
+    return this.ftsPending;
+  }
+
+  /** Inside a transaction: indexes every content listed in `fts_pending` (one FTS5 segment for all). */
+  indexPending(): void {
+    const insert = this.st("INSERT INTO fts(rowid, header, body) VALUES (?, ?, ?)");
+    for (const id of this.st("SELECT id FROM fts_pending ORDER BY id").pluck().all() as number[]) {
+      const r = this.contentRecord(id);
+      insert.run(id, r.headerText(), r.bodyText());
+    }
+    this.st("DELETE FROM fts_pending").run();
+    this.ftsPending = 0;
   }
 
   private releaseContent(contentId: number): void {
@@ -668,7 +701,8 @@ export class SqliteMailboxEngine {
       this.st("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ?").run(b.blob_hash);
       this.st("DELETE FROM blobs WHERE hash = ? AND refcount <= 0").run(b.blob_hash);
     }
-    this.st("DELETE FROM fts WHERE rowid = ?").run(contentId);
+    if (this.st("DELETE FROM fts_pending WHERE id = ?").run(contentId).changes > 0) this.ftsPending--;
+    else this.st("DELETE FROM fts WHERE rowid = ?").run(contentId);
     this.st("DELETE FROM content_data WHERE id = ?").run(contentId);
     this.st("DELETE FROM content_heads WHERE id = ?").run(contentId);
     this.st("DELETE FROM contents WHERE id = ?").run(contentId);
@@ -704,6 +738,7 @@ export class SqliteMailboxEngine {
     const result: AppendData = { uid, uidValidity: f.uidvalidity, modseq, duplicate: false };
     if (o.dedupeKey !== undefined) this.st("INSERT INTO dedupe(key, uid, uidvalidity, modseq) VALUES (?, ?, ?, ?)").run(o.dedupeKey, uid, f.uidvalidity, modseq);
     this.emit(f.name, "append");
+    if (this.ftsPending >= STORE_FTS_PENDING_MAX) this.indexPending();
     return result;
   }
 
@@ -838,13 +873,14 @@ export class SqliteMailboxEngine {
     const f = this.folderRow(folder);
     validateSearch(criteria);
     // TEXT/BODY with ≥ 3 characters: the trigram index names candidate
-    // contents (header or body); the matcher scans only candidates, so the
+    // contents (header or body), plus those waiting for it; the matcher scans only candidates, so the
     // answer keeps exact substring semantics. Shorter needles scan all.
     const indexed = new Map<string, Set<number>>();
     for (const k of collectTextKeys(criteria)) {
       const q = trigramQuery(k.value);
       if (q === null || indexed.has(k.value)) continue;
-      indexed.set(k.value, new Set(this.st("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(q) as number[]));
+      // Contents not indexed yet are candidates too (the scan decides).
+      indexed.set(k.value, new Set(this.st("SELECT rowid FROM fts WHERE fts MATCH ? UNION ALL SELECT id FROM fts_pending").pluck().all(q) as number[]));
     }
     // Keys every match must satisfy narrow the rows read, not only the scan.
     const required = requiredTextKeys(criteria)

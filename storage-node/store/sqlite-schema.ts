@@ -21,11 +21,15 @@
  * - Message bytes are stored as segments: inline chunks, or references to blobs
  *   (large leaf parts) kept once per SHA-256 with a reference count.
  * - Dates are ISO-8601 UTC strings.
+ * - v5: `fts_pending` lists contents not yet in the text index (indexed in
+ *   batches, see STORE_FTS_PENDING_MAX); a TEXT/BODY search treats every
+ *   listed content as a candidate. The list is in the file, so a crash never
+ *   loses an indexing debt.
  * - A folder row carries its keyword list and its first unclaimed \Recent UID
  *   (v3), so SELECT reads both from one row and a claim is one row update.
  */
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /**
  * Work a migration needs besides its SQL, run by the engine in the same
@@ -162,5 +166,11 @@ export const MIGRATIONS: Record<number, string> = {
   // instead of inflating the whole content record (text and MIME tree).
   4: `
     CREATE TABLE content_heads (id INTEGER PRIMARY KEY, codec INTEGER NOT NULL, data BLOB NOT NULL);
+  `,
+  // Deferred text indexing: an append lists its content here instead of
+  // writing thousands of trigram tokens into a new FTS5 segment per
+  // transaction; the listed contents are indexed together later.
+  5: `
+    CREATE TABLE fts_pending (id INTEGER PRIMARY KEY);
   `,
 };
