@@ -48,6 +48,11 @@ export const STORE_FTS_QUERY_TRIGRAMS = 16;
  * scans the waiting contents directly, so it stays exact.
  */
 export const STORE_FTS_PENDING_MAX = 32;
+/**
+ * Decoded body text an open mailbox keeps in memory for SEARCH (characters,
+ * least recently used dropped first); a text longer than this is never kept.
+ */
+export const STORE_SEARCH_CACHE_CHARS = 1_000_000;
 /** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */
 export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 /** An append of at most this many bytes may be parsed and compressed by any storage worker; larger ones only by the mailbox's owner. */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
 import { afterAll, describe, expect, it } from "vitest";
-import { STORE_BLOB_MIN_BYTES, STORE_FTS_PENDING_MAX, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_FTS_PENDING_MAX, STORE_SEARCH_CACHE_CHARS, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import { headerSearchText } from "./message-text.ts";
 import { SqliteMailboxEngine, prepareAppend } from "./sqlite-engine.ts";
@@ -232,6 +232,37 @@ describe("SQLite engine storage layout", () => {
     expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("kestrel3x"))).toHaveLength(0);
     expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([]);
     e.close();
+  });
+
+  it("keeps at most STORE_SEARCH_CACHE_CHARS of body text for SEARCH, and never a released content's text", () => {
+    const e = SqliteMailboxEngine.open({ path: join(dir, "search-cache.sqlite"), key: randomBytes(32), create: true });
+    const tx = <T>(f: () => T): T => e.db.transaction(f)();
+    // Plain ASCII bodies without a line break: the decoded body text is the body itself.
+    const raw = (body: string) => new TextEncoder().encode(`Subject: s\r\n\r\n${body}`);
+    const exact = "a".repeat(STORE_SEARCH_CACHE_CHARS - 5) + "heron";
+    expect(parseMessage(raw(exact)).bodyText).toHaveLength(STORE_SEARCH_CACHE_CHARS);
+    tx(() => e.append("INBOX", prepareAppend(raw(exact)), {}));
+    expect(e.search("INBOX", { type: "body", value: "heron" })).toEqual([1]);
+    expect(e.searchCacheChars).toBe(STORE_SEARCH_CACHE_CHARS);
+    // One character more is never kept (and evicts nothing).
+    tx(() => e.append("INBOX", prepareAppend(raw(exact + "s")), {}));
+    expect(e.search("INBOX", { type: "body", value: "herons" })).toEqual([2]);
+    expect(e.searchCacheChars).toBe(STORE_SEARCH_CACHE_CHARS);
+    // A small text pushes the least recently used one out.
+    tx(() => e.append("INBOX", prepareAppend(raw("small egret")), {}));
+    expect(e.search("INBOX", { type: "body", value: "egret" })).toEqual([3]);
+    expect(e.searchCacheChars).toBe("small egret".length);
+    // Expunged, then a new content (which may reuse the id): the old text is gone from the cache.
+    tx(() => {
+      e.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
+      e.expunge("INBOX");
+    });
+    expect(e.searchCacheChars).toBe(0);
+    tx(() => e.append("INBOX", prepareAppend(raw("small swan")), {}));
+    expect(e.search("INBOX", { type: "body", value: "egret" })).toEqual([]);
+    expect(e.search("INBOX", { type: "body", value: "swan" })).toEqual([4]);
+    e.close();
+    expect(e.searchCacheChars).toBe(0);
   });
 
   it("keeps at most STORE_STATEMENT_CACHE_MAX prepared statements and still answers after evicting one", () => {

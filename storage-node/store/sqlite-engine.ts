@@ -29,13 +29,18 @@
  *   lists its content in `fts_pending`, and the append that fills the list
  *   indexes all listed contents in its own transaction. A TEXT/BODY search
  *   takes every listed content as a candidate for the exact scan.
+ * - SEARCH keeps decoded body text per content id in memory (at most
+ *   STORE_SEARCH_CACHE_CHARS per mailbox), filled only by reads outside write
+ *   transactions and dropped whenever a content id is stored or released, so
+ *   an entry always holds the committed text of that id (content rows never
+ *   change in place).
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, fdatasync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_MAX_FOLDERS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_MAX_FOLDERS, STORE_SEARCH_CACHE_CHARS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
@@ -244,6 +249,9 @@ export class SqliteMailboxEngine {
    * only decides when to index.
    */
   private ftsPending = 0;
+  /** Body text by content id for SEARCH, least recently used first (see the header). */
+  private readonly bodyCache = new Map<number, string>();
+  private bodyCacheChars = 0;
   /** Prepared statements by SQL text, least recently used first; at most STORE_STATEMENT_CACHE_MAX. */
   private readonly stmts = new Map<string, Database.Statement>();
 
@@ -450,6 +458,8 @@ export class SqliteMailboxEngine {
 
   close(): void {
     this.stmts.clear();
+    this.bodyCache.clear();
+    this.bodyCacheChars = 0;
     this.db.close();
     for (const fd of [this.walFd, this.dbFd]) if (fd !== null) closeSync(fd);
     this.walFd = null;
@@ -646,6 +656,7 @@ export class SqliteMailboxEngine {
       f.displayTo,
     );
     const id = Number(info.lastInsertRowid);
+    this.dropCachedBody(id);
     this.st("INSERT INTO content_data(id, codec, data) VALUES (?, ?, ?)").run(id, CODEC_DEFLATE, p.record);
     this.st("INSERT INTO content_heads(id, codec, data) VALUES (?, ?, ?)").run(id, p.head.codec, p.head.data);
     this.joinThread(id, f);
@@ -675,6 +686,38 @@ export class SqliteMailboxEngine {
     }
   }
 
+  /** Characters of body text the SEARCH cache holds (for tests of its bound). */
+  get searchCacheChars(): number {
+    return this.bodyCacheChars;
+  }
+
+  private dropCachedBody(contentId: number): void {
+    const text = this.bodyCache.get(contentId);
+    if (text === undefined) return;
+    this.bodyCache.delete(contentId);
+    this.bodyCacheChars -= text.length;
+  }
+
+  /** A content's decoded body text, from the cache or its record (kept if it fits). */
+  private cachedBody(contentId: number, load: () => string): string {
+    const hit = this.bodyCache.get(contentId);
+    if (hit !== undefined) {
+      this.bodyCache.delete(contentId);
+      this.bodyCache.set(contentId, hit);
+      return hit;
+    }
+    const text = load();
+    if (text.length > STORE_SEARCH_CACHE_CHARS || this.db.inTransaction) return text;
+    this.bodyCache.set(contentId, text);
+    this.bodyCacheChars += text.length;
+    for (const [id, old] of this.bodyCache) {
+      if (this.bodyCacheChars <= STORE_SEARCH_CACHE_CHARS) break;
+      this.bodyCache.delete(id);
+      this.bodyCacheChars -= old.length;
+    }
+    return text;
+  }
+
   /** Contents waiting for the text index (see the header). */
   get ftsPendingCount(): number {
     return this.ftsPending;
@@ -692,6 +735,7 @@ export class SqliteMailboxEngine {
   }
 
   private releaseContent(contentId: number): void {
+    this.dropCachedBody(contentId);
     this.st("UPDATE contents SET refcount = refcount - 1 WHERE id = ?").run(contentId);
     const r = this.st("SELECT refcount FROM contents WHERE id = ?").get(contentId) as { refcount: number } | undefined;
     if (!r || r.refcount > 0) return;
@@ -921,7 +965,7 @@ export class SqliteMailboxEngine {
       // Header fields from the small head record: parsing it is cheaper than the record's whole MIME tree.
       headerValues: (m, field) => headerValues((entry(m).headers ??= (entry(m).head ??= this.loadHead(m.contentId)).headers()), field),
       headerText: (m) => (entry(m).headerText ??= record(m).headerText()),
-      bodyText: (m) => (entry(m).body ??= record(m).bodyText()),
+      bodyText: (m) => (entry(m).body ??= this.cachedBody(m.contentId, () => record(m).bodyText())),
     };
     const byUid = new Map(msgs.map((m) => [m.uid, m.contentId]));
     const match = createMatcher<SearchRow>(criteria, {
