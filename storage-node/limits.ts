@@ -53,6 +53,12 @@ export const STORE_FTS_PENDING_MAX = 32;
  * least recently used dropped first); a text longer than this is never kept.
  */
 export const STORE_SEARCH_CACHE_CHARS = 1_000_000;
+/**
+ * Head records (ENVELOPE, BODYSTRUCTURE, header fields) an open mailbox keeps
+ * in memory, decoded, for FETCH and header SEARCH (bytes of the stored record,
+ * least recently used dropped first).
+ */
+export const STORE_HEAD_CACHE_BYTES = 1_000_000;
 /** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */
 export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 /** An append of at most this many bytes may be parsed and compressed by any storage worker; larger ones only by the mailbox's owner. */

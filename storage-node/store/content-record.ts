@@ -83,18 +83,24 @@ export function encodeHeadRecord(h: HeadRecordData): Uint8Array {
   return frame([utf8.encode(JSON.stringify({ envelope: h.envelope, bodyStructure: h.bodyStructure })), utf8.encode(JSON.stringify(h.headers))]);
 }
 
-/** Splits a head record; each field is parsed only when read. */
+/**
+ * Splits a head record; each field is decoded only when first read, then kept
+ * (the engine caches decoded heads, so the values are shared: never mutate them).
+ */
 export function decodeHeadRecord(bytes: Uint8Array): {
   fetchItems(): HeadFetchItems;
   /** fetchItems() as JSON text (parse with parseHeadFetchItems). */
   fetchItemsJson(): string;
-  headers(): HeaderFieldData[];
+  headers(): readonly HeaderFieldData[];
 } {
   const fields = unframe(bytes, 2, "head record");
+  let itemsJson: string | undefined;
+  let headers: readonly HeaderFieldData[] | undefined;
+  const fetchItemsJson = () => (itemsJson ??= utf8d.decode(fields[0]));
   return {
-    fetchItems: () => parseHeadFetchItems(utf8d.decode(fields[0])),
-    fetchItemsJson: () => utf8d.decode(fields[0]),
-    headers: () => JSON.parse(utf8d.decode(fields[1])) as HeaderFieldData[],
+    fetchItems: () => parseHeadFetchItems(fetchItemsJson()),
+    fetchItemsJson,
+    headers: () => (headers ??= JSON.parse(utf8d.decode(fields[1])) as HeaderFieldData[]),
   };
 }
 

@@ -265,6 +265,56 @@ describe("SQLite engine storage layout", () => {
     expect(e.searchCacheChars).toBe(0);
   });
 
+  it("caches decoded head records outside transactions and drops them with their content", () => {
+    const e = SqliteMailboxEngine.open({ path: join(dir, "head-cache.sqlite"), key: randomBytes(32), create: true });
+    const tx = <T>(f: () => T): T => e.db.transaction(f)();
+    const raw = (subject: string) => new TextEncoder().encode(`Subject: ${subject}\r\n\r\nbody\r\n`);
+    tx(() => e.append("INBOX", prepareAppend(raw("plover")), {}));
+    const id = () => e.fetchRows("INBOX", [{ start: 1, end: 1 }])[0].content_id;
+    // Read inside a transaction: answered, never kept.
+    tx(() => expect(e.loadHead(id()).headers()).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Subject" })])));
+    expect(e.headCacheBytes).toBe(0);
+    expect(e.search("INBOX", { type: "header", field: "subject", value: "plover" })).toEqual([1]);
+    const bytes = e.headCacheBytes;
+    expect(bytes).toBeGreaterThan(0);
+    expect(e.loadHead(id())).toBe(e.loadHead(id()));
+    tx(() => {
+      e.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Deleted"] });
+      e.expunge("INBOX");
+    });
+    expect(e.headCacheBytes).toBe(0);
+    // A new content (which may reuse the id) is read from its own record.
+    tx(() => e.append("INBOX", prepareAppend(raw("avocet")), {}));
+    expect(e.search("INBOX", { type: "header", field: "subject", value: "plover" })).toEqual([]);
+    expect(e.search("INBOX", { type: "header", field: "subject", value: "avocet" })).toEqual([2]);
+    e.close();
+    expect(e.headCacheBytes).toBe(0);
+  });
+
+  it("answers folder reads with the committed row after writes and rollbacks", () => {
+    const e = SqliteMailboxEngine.open({ path: join(dir, "folder-cache.sqlite"), key: randomBytes(32), create: true });
+    const msg = new TextEncoder().encode("Subject: s\r\n\r\nx\r\n");
+    expect(e.status("INBOX").uidNext).toBe(1);
+    e.db.transaction(() => e.append("INBOX", prepareAppend(msg), {}))();
+    expect(e.status("INBOX").uidNext).toBe(2);
+    // A transaction that wrote the folder row and rolled back leaves the committed row.
+    expect(() =>
+      e.db.transaction(() => {
+        e.append("INBOX", prepareAppend(msg), {});
+        expect(e.status("INBOX").uidNext).toBe(3);
+        throw new Error("roll back");
+      })(),
+    ).toThrow("roll back");
+    expect(e.status("INBOX").uidNext).toBe(2);
+    // A write outside any transaction (autocommit) is seen too.
+    e.append("INBOX", prepareAppend(msg), { flags: ["$Plover"] });
+    expect(e.status("INBOX").uidNext).toBe(3);
+    e.renameFolder("Archive", "Old");
+    expect(() => e.status("Archive")).toThrow();
+    expect(e.status("Old").messages).toBe(0);
+    e.close();
+  });
+
   it("keeps at most STORE_STATEMENT_CACHE_MAX prepared statements and still answers after evicting one", () => {
     const e = SqliteMailboxEngine.open({ path: join(dir, "stmt-cache.sqlite"), key: randomBytes(32), create: true });
     for (let i = 0; i < 3; i++) e.db.transaction(() => e.append("INBOX", prepareAppend(new TextEncoder().encode(`Subject: ${i}\r\n\r\nx\r\n`)), {}))();

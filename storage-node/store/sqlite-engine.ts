@@ -40,10 +40,11 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, fdatasync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_MAX_FOLDERS, STORE_SEARCH_CACHE_CHARS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_HEAD_CACHE_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_CACHE_CHARS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
+import { BoundedCache } from "./bounded-cache.ts";
 import { defineKeywords, hasFlag, normalizeFlags, planFlagUpdates } from "./flag-names.ts";
 import { folderList, folderStatusData, type FolderCounts, type FolderRecord } from "./folder-data.ts";
 import { folderAncestors, isFolderDescendant, normalizeFolderName } from "./folder-name.ts";
@@ -77,6 +78,7 @@ import {
 import { checkDedupeKey, checkQuota } from "./write-checks.ts";
 
 type DB = Database.Database;
+type HeadRecord = ReturnType<typeof decodeHeadRecord>;
 
 const CODEC_NONE = 0;
 const CODEC_DEFLATE = 1;
@@ -250,8 +252,13 @@ export class SqliteMailboxEngine {
    */
   private ftsPending = 0;
   /** Body text by content id for SEARCH, least recently used first (see the header). */
-  private readonly bodyCache = new Map<number, string>();
-  private bodyCacheChars = 0;
+  private readonly bodyCache = new BoundedCache<number, string>(STORE_SEARCH_CACHE_CHARS);
+  /** Decoded head records by content id for FETCH and header SEARCH (see the header). */
+  private readonly headCache = new BoundedCache<number, HeadRecord>(STORE_HEAD_CACHE_BYTES);
+  /** Folder rows by normalised name, filled outside transactions (see folderRow). */
+  private readonly folderCache = new Map<string, FolderRow>();
+  /** Cached statements that write the folders table: preparing one empties folderCache. */
+  private readonly folderWriters = new WeakSet<Database.Statement>();
   /** Prepared statements by SQL text, least recently used first; at most STORE_STATEMENT_CACHE_MAX. */
   private readonly stmts = new Map<string, Database.Statement>();
 
@@ -297,8 +304,9 @@ export class SqliteMailboxEngine {
         throw new StoreError("corrupt", "mailbox file does not reserve 32 bytes per page for its MAC");
       const engine = new SqliteMailboxEngine(db, o.key, o.path);
       engine.migrate();
-      // Statements prepared against the old schema are not kept.
+      // Statements prepared against the old schema are not kept, nor rows read by a migration.
       engine.stmts.clear();
+      engine.folderCache.clear();
       engine.checkFresh(o.minGeneration);
       engine.generation = engine.meta("generation");
       engine.ftsPending = (db.prepare("SELECT count(*) AS n FROM fts_pending").get() as { n: number }).n;
@@ -459,7 +467,8 @@ export class SqliteMailboxEngine {
   close(): void {
     this.stmts.clear();
     this.bodyCache.clear();
-    this.bodyCacheChars = 0;
+    this.headCache.clear();
+    this.folderCache.clear();
     this.db.close();
     for (const fd of [this.walFd, this.dbFd]) if (fd !== null) closeSync(fd);
     this.walFd = null;
@@ -478,9 +487,14 @@ export class SqliteMailboxEngine {
       // Map keeps insertion order: move a hit to the young end.
       this.stmts.delete(sql);
       this.stmts.set(sql, s);
+      if (this.folderWriters.has(s)) this.folderCache.clear();
       return s;
     }
     s = this.db.prepare(sql);
+    if (!s.reader && /\bfolders\b/.test(sql)) {
+      this.folderWriters.add(s);
+      this.folderCache.clear();
+    }
     this.stmts.set(sql, s);
     if (this.stmts.size > STORE_STATEMENT_CACHE_MAX) this.stmts.delete(this.stmts.keys().next().value!);
     return s;
@@ -516,9 +530,22 @@ export class SqliteMailboxEngine {
     );
   }
 
+  /**
+   * A folder's row. Rows read outside a transaction are kept until a statement
+   * that writes the folders table is next taken from st() (every folder write
+   * goes through it): a cached row is always the committed one. Inside a
+   * transaction the row is read afresh and not kept, so a rollback never
+   * leaves an uncommitted row behind. Callers never change a row they did not
+   * just write.
+   */
   private folderRow(name: string): FolderRow {
-    const row = this.st("SELECT * FROM folders WHERE name = ?").get(normalizeFolderName(name)) as FolderRow | undefined;
+    const key = normalizeFolderName(name);
+    const inTx = this.db.inTransaction;
+    const hit = inTx ? undefined : this.folderCache.get(key);
+    if (hit) return hit;
+    const row = this.st("SELECT * FROM folders WHERE name = ?").get(key) as FolderRow | undefined;
     if (!row) throw new StoreError("not-found", "no such folder");
+    if (!inTx) this.folderCache.set(key, row);
     return row;
   }
 
@@ -656,7 +683,7 @@ export class SqliteMailboxEngine {
       f.displayTo,
     );
     const id = Number(info.lastInsertRowid);
-    this.dropCachedBody(id);
+    this.dropCached(id);
     this.st("INSERT INTO content_data(id, codec, data) VALUES (?, ?, ?)").run(id, CODEC_DEFLATE, p.record);
     this.st("INSERT INTO content_heads(id, codec, data) VALUES (?, ?, ?)").run(id, p.head.codec, p.head.data);
     this.joinThread(id, f);
@@ -688,33 +715,26 @@ export class SqliteMailboxEngine {
 
   /** Characters of body text the SEARCH cache holds (for tests of its bound). */
   get searchCacheChars(): number {
-    return this.bodyCacheChars;
+    return this.bodyCache.cost;
   }
 
-  private dropCachedBody(contentId: number): void {
-    const text = this.bodyCache.get(contentId);
-    if (text === undefined) return;
+  /** Bytes of head records the head cache holds (for tests of its bound). */
+  get headCacheBytes(): number {
+    return this.headCache.cost;
+  }
+
+  /** A content id is stored or released: nothing cached under it may survive. */
+  private dropCached(contentId: number): void {
     this.bodyCache.delete(contentId);
-    this.bodyCacheChars -= text.length;
+    this.headCache.delete(contentId);
   }
 
   /** A content's decoded body text, from the cache or its record (kept if it fits). */
   private cachedBody(contentId: number, load: () => string): string {
     const hit = this.bodyCache.get(contentId);
-    if (hit !== undefined) {
-      this.bodyCache.delete(contentId);
-      this.bodyCache.set(contentId, hit);
-      return hit;
-    }
+    if (hit !== undefined) return hit;
     const text = load();
-    if (text.length > STORE_SEARCH_CACHE_CHARS || this.db.inTransaction) return text;
-    this.bodyCache.set(contentId, text);
-    this.bodyCacheChars += text.length;
-    for (const [id, old] of this.bodyCache) {
-      if (this.bodyCacheChars <= STORE_SEARCH_CACHE_CHARS) break;
-      this.bodyCache.delete(id);
-      this.bodyCacheChars -= old.length;
-    }
+    if (!this.db.inTransaction) this.bodyCache.set(contentId, text, text.length);
     return text;
   }
 
@@ -735,7 +755,7 @@ export class SqliteMailboxEngine {
   }
 
   private releaseContent(contentId: number): void {
-    this.dropCachedBody(contentId);
+    this.dropCached(contentId);
     this.st("UPDATE contents SET refcount = refcount - 1 WHERE id = ?").run(contentId);
     const r = this.st("SELECT refcount FROM contents WHERE id = ?").get(contentId) as { refcount: number } | undefined;
     if (!r || r.refcount > 0) return;
@@ -808,11 +828,19 @@ export class SqliteMailboxEngine {
     return this.contentRecord(contentId).parsed();
   }
 
-  /** ENVELOPE, BODYSTRUCTURE and header fields of a content, from its small head record. */
-  loadHead(contentId: number): ReturnType<typeof decodeHeadRecord> {
+  /**
+   * ENVELOPE, BODYSTRUCTURE and header fields of a content, from its small head
+   * record; decoded heads are cached like body text (see the header).
+   */
+  loadHead(contentId: number): HeadRecord {
+    const hit = this.headCache.get(contentId);
+    if (hit) return hit;
     const r = this.st("SELECT codec, data FROM content_heads WHERE id = ?").get(contentId) as { codec: number; data: Buffer } | undefined;
     if (!r) throw new StoreError("not-found", "message was expunged");
-    return decodeHeadRecord(decompress(r.codec, r.data));
+    const bytes = decompress(r.codec, r.data);
+    const head = decodeHeadRecord(bytes);
+    if (!this.db.inTransaction) this.headCache.set(contentId, head, bytes.byteLength);
+    return head;
   }
 
   private contentRecord(contentId: number): ReturnType<typeof decodeContentRecord> {
@@ -950,7 +978,7 @@ export class SqliteMailboxEngine {
     if (criteria.type === "all") return msgs;
     const cache = new Map<
       number,
-      { record?: ReturnType<typeof decodeContentRecord>; head?: ReturnType<typeof decodeHeadRecord>; headers?: HeaderFieldData[]; headerText?: string; body?: string }
+      { record?: ReturnType<typeof decodeContentRecord>; head?: HeadRecord; headers?: readonly HeaderFieldData[]; headerText?: string; body?: string }
     >();
     const entry = (m: SearchRow) => {
       let e = cache.get(m.contentId);
