@@ -577,6 +577,8 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         ["and", { type: "and", keys: [{ type: "flag", flag: "\\Seen", set: false }, { type: "size", op: "smaller", bytes: 4000 }] }, [2]],
         ["or", { type: "or", left: { type: "uid", set: [{ start: 1, end: 1 }] }, right: { type: "body", value: "spätz" } }, [1, 2]],
         ["not", { type: "not", key: { type: "text", value: "brownfox" } }, [2, 3]],
+        ["sent date under not and or", { type: "not", key: { type: "or", left: { type: "uid", set: [{ start: 3, end: 3 }] }, right: { type: "sent-date", op: "before", date: "2023-01-04" } } }, [2]],
+        ["flags only", { type: "and", keys: [{ type: "flag", flag: "\\Seen", set: false }, { type: "not", key: { type: "uid", set: [{ start: 3, end: 3 }] } }] }, [2]],
       ];
       it.each(cases)("%s", async (_name, key, expected) => {
         const mb = await corpus();

@@ -934,7 +934,13 @@ export class SqliteMailboxEngine {
 
   expunge(folder: string, set?: UidSet): number[] {
     const f = this.folderRow(folder);
-    const rows = this.rows(f, set ?? [{ start: 1, end: Infinity }]).filter((r) => hasFlag(flagsOut(r.flags), "\\Deleted"));
+    // Only rows flagged \Deleted are read (flags are stored as " a b ", see flagsIn).
+    const w = uidWhere(set ?? [{ start: 1, end: Infinity }]);
+    const rows = (
+      this.st(
+        `SELECT uid, modseq, flags, internal_date, size, content_id FROM messages WHERE folder_id = ? AND (${w.sql}) AND instr(flags, ' \\Deleted ') > 0 ORDER BY uid`,
+      ).all(f.id, ...w.args) as MessageRow[]
+    ).filter((r) => hasFlag(flagsOut(r.flags), "\\Deleted"));
     this.removeMessages(f, rows);
     return rows.map((r) => r.uid);
   }
@@ -965,7 +971,12 @@ export class SqliteMailboxEngine {
       : // SEARCH needs no sort or thread facts: a narrow row is much cheaper to build per message.
         `m.uid, m.modseq, m.flags, m.internal_date, m.size, m.content_id, c.sent_date`;
     let rows: SearchRowData[];
-    if (narrowed !== null && narrowed.size <= STORE_SEARCH_LOOKUP_MAX) {
+    if (!withFacts && narrowed === null && !usesSentDate(criteria)) {
+      // No key reads the contents row (SEARCH UNSEEN, SUBJECT, …): the folder's message rows alone, no join.
+      rows = this.st(`SELECT uid, modseq, flags, internal_date, size, content_id, NULL AS sent_date FROM messages WHERE folder_id = ? ORDER BY uid`).all(
+        f.id,
+      ) as SearchRowData[];
+    } else if (narrowed !== null && narrowed.size <= STORE_SEARCH_LOOKUP_MAX) {
       // One statement for all candidates, looked up by content id (never a folder scan).
       rows = this.st(
         `SELECT ${columns} FROM messages m INDEXED BY messages_content JOIN contents c ON c.id = m.content_id
@@ -1044,6 +1055,22 @@ export class SqliteMailboxEngine {
   quota(): QuotaData {
     const r = this.st("SELECT coalesce(sum(size), 0) AS used, count(*) AS n FROM messages").get() as { used: number; n: number };
     return { usedBytes: r.used, limitBytes: this.quotaBytes ?? null, messages: r.n };
+  }
+}
+
+/** Whether any key of the tree compares the Date header (the only contents column a plain SEARCH reads). */
+function usesSentDate(key: SearchKey): boolean {
+  switch (key.type) {
+    case "sent-date":
+      return true;
+    case "and":
+      return key.keys.some(usesSentDate);
+    case "or":
+      return usesSentDate(key.left) || usesSentDate(key.right);
+    case "not":
+      return usesSentDate(key.key);
+    default:
+      return false;
   }
 }
 
