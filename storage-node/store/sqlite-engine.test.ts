@@ -291,6 +291,16 @@ describe("SQLite engine storage layout", () => {
     expect(e.headCacheBytes).toBe(0);
   });
 
+  it("reads internal dates to the millisecond, also outside the years SQLite's date functions know", () => {
+    const e = SqliteMailboxEngine.open({ path: join(dir, "internal-ms.sqlite"), key: randomBytes(32), create: true });
+    const dates = [0, -1, 1, 999, Date.UTC(2026, 10, 28, 10, 0, 0, 123), Date.UTC(9999, 11, 31, 23, 59, 59, 999), Date.UTC(10000, 0, 1), Date.UTC(-1, 0, 1, 0, 0, 0, 1)];
+    for (const d of dates) e.db.transaction(() => e.append("INBOX", prepareAppend(new TextEncoder().encode("Subject: d\r\n\r\nx\r\n")), { internalDate: d }))();
+    expect(e.fetchRows("INBOX", [{ start: 1, end: Infinity }]).map((r) => r.internal_ms)).toEqual(dates);
+    expect(e.search("INBOX", { type: "internal-date", op: "since", date: "9999-12-31" })).toEqual([6, 7]);
+    expect(e.search("INBOX", { type: "and", keys: [{ type: "internal-date", op: "before", date: "1970-01-01" }, { type: "flag", flag: "\\Seen", set: false }] })).toEqual([2, 8]);
+    e.close();
+  });
+
   it("answers folder reads with the committed row after writes and rollbacks", () => {
     const e = SqliteMailboxEngine.open({ path: join(dir, "folder-cache.sqlite"), key: randomBytes(32), create: true });
     const msg = new TextEncoder().encode("Subject: s\r\n\r\nx\r\n");

@@ -321,7 +321,7 @@ function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][num
   const o = c.options;
   const head: FetchHead = { uid: r.uid };
   if (o.flags) head.flags = r.flags.split(" ").filter((x) => x.length > 0);
-  if (o.internalDate) head.internalDate = Date.parse(r.internal_date);
+  if (o.internalDate) head.internalDate = r.internal_ms;
   if (o.size) head.size = r.size;
   if (o.modseq) head.modseq = r.modseq;
   if (o.envelope || o.bodyStructure) head.headItems = engine.loadHead(r.content_id).fetchItemsJson();
