@@ -995,23 +995,32 @@ export class SqliteMailboxEngine {
       .map((k) => indexed.get(k.value))
       .filter((ids): ids is Set<number> => ids !== undefined);
     const narrowed = required.length === 0 ? null : required.reduce((a, b) => new Set([...a].filter((id) => b.has(id))));
-    const columns = withFacts
-      ? `m.uid, m.modseq, m.flags, m.internal_date, ${INTERNAL_MS("m.internal_date")} AS internal_ms, m.size, m.content_id, c.sent_date, c.base_subject, c.is_reply, c.message_id, c.in_reply_to,
-         c.refs, c.sort_from, c.sort_to, c.sort_cc, c.display_from, c.display_to, c.thread_id`
-      : // SEARCH needs no sort or thread facts: a narrow row is much cheaper to build per message.
-        `m.uid, m.modseq, m.flags, m.internal_date, ${INTERNAL_MS("m.internal_date")} AS internal_ms, m.size, m.content_id, c.sent_date`;
+    // SEARCH needs no sort or thread facts: a narrow row is much cheaper to build per message.
+    const columns = withFacts ? SEARCH_COLUMNS_WITH_FACTS : SEARCH_COLUMNS;
+    // Rows cross as one JSON array (see MESSAGE_ROWS_JSON), in UID order.
+    const select = `SELECT json_group_array(json_array(${columns.map((c) => c[1]).join(", ")}) ORDER BY m.uid)`;
+    const named = (json: string) =>
+      (JSON.parse(json) as unknown[][]).map((values) => {
+        const row: Record<string, unknown> = {};
+        for (let i = 0; i < columns.length; i++) row[columns[i][0]] = values[i];
+        return row as unknown as SearchRowData;
+      });
     let rows: SearchRowData[];
     if (!withFacts && narrowed === null && !usesSentDate(criteria)) {
       // No key reads the contents row (SEARCH UNSEEN, SUBJECT, …): the folder's message rows alone, no join.
       rows = messageRowsFromJson(this.st(MESSAGE_ROWS_JSON("folder_id = ?")).pluck().get(f.id) as string) as SearchRowData[];
     } else if (narrowed !== null && narrowed.size <= STORE_SEARCH_LOOKUP_MAX) {
       // One statement for all candidates, looked up by content id (never a folder scan).
-      rows = this.st(
-        `SELECT ${columns} FROM messages m INDEXED BY messages_content JOIN contents c ON c.id = m.content_id
-         WHERE m.content_id IN (SELECT value FROM json_each(?)) AND m.folder_id = ? ORDER BY m.uid`,
-      ).all(JSON.stringify([...narrowed]), f.id) as SearchRowData[];
+      rows = named(
+        this.st(
+          `${select} FROM messages m INDEXED BY messages_content JOIN contents c ON c.id = m.content_id
+           WHERE m.content_id IN (SELECT value FROM json_each(?)) AND m.folder_id = ?`,
+        )
+          .pluck()
+          .get(JSON.stringify([...narrowed]), f.id) as string,
+      );
     } else {
-      rows = this.st(`SELECT ${columns} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ? ORDER BY m.uid`).all(f.id) as SearchRowData[];
+      rows = named(this.st(`${select} FROM messages m JOIN contents c ON c.id = m.content_id WHERE m.folder_id = ?`).pluck().get(f.id) as string);
     }
     const msgs = rows.map(withFacts ? searchRow : searchRowWithoutFacts);
     if (criteria.type === "all") return msgs;
@@ -1085,6 +1094,24 @@ export class SqliteMailboxEngine {
     return { usedBytes: r.used, limitBytes: this.quotaBytes ?? null, messages: r.n };
   }
 }
+
+/** Columns of a search row: [SearchRowData name, SQL over messages m JOIN contents c]. */
+const SEARCH_COLUMNS: readonly (readonly [string, string])[] = [
+  ["uid", "m.uid"],
+  ["modseq", "m.modseq"],
+  ["flags", "m.flags"],
+  ["internal_date", "m.internal_date"],
+  ["internal_ms", INTERNAL_MS("m.internal_date")],
+  ["size", "m.size"],
+  ["content_id", "m.content_id"],
+  ["sent_date", "c.sent_date"],
+];
+const SEARCH_COLUMNS_WITH_FACTS: readonly (readonly [string, string])[] = [
+  ...SEARCH_COLUMNS,
+  ...["base_subject", "is_reply", "message_id", "in_reply_to", "refs", "sort_from", "sort_to", "sort_cc", "display_from", "display_to", "thread_id"].map(
+    (name) => [name, `c.${name}`] as const,
+  ),
+];
 
 /** Whether any key of the tree compares the Date header (the only contents column a plain SEARCH reads). */
 function usesSentDate(key: SearchKey): boolean {
