@@ -30,10 +30,14 @@
  *   indexes all listed contents in its own transaction. A TEXT/BODY search
  *   takes every listed content as a candidate for the exact scan.
  * - SEARCH keeps decoded body text per content id in memory (at most
- *   STORE_SEARCH_CACHE_CHARS per mailbox), filled only by reads outside write
- *   transactions and dropped whenever a content id is stored or released, so
- *   an entry always holds the committed text of that id (content rows never
- *   change in place).
+ *   STORE_SEARCH_CACHE_CHARS per mailbox), and FETCH/header SEARCH decoded
+ *   head records (at most STORE_HEAD_CACHE_BYTES), both filled only by reads
+ *   outside write transactions and dropped whenever a content id is stored or
+ *   released, so an entry always holds the committed data of that id (content
+ *   rows never change in place).
+ * - Folder rows read outside a transaction are cached until a statement that
+ *   writes the folders table is next taken from st(); inside a transaction
+ *   they are always read afresh and never cached.
  */
 
 import { createHash, timingSafeEqual } from "node:crypto";
