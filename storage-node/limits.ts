@@ -59,6 +59,11 @@ export const STORE_SEARCH_CACHE_CHARS = 1_000_000;
  * least recently used dropped first).
  */
 export const STORE_HEAD_CACHE_BYTES = 1_000_000;
+/**
+ * Parsed ENVELOPE/BODYSTRUCTURE an open SQLite mailbox handle keeps on the main
+ * thread for FETCH (characters of their JSON, least recently used dropped first).
+ */
+export const STORE_FETCH_HEAD_CACHE_BYTES = 256_000;
 /** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */
 export const STORE_SEARCH_LOOKUP_MAX = 5_000;
 /** An append of at most this many bytes may be parsed and compressed by any storage worker; larger ones only by the mailbox's owner. */

@@ -1,11 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { STORE_HEAD_CACHE_BYTES, STORE_SEARCH_CACHE_CHARS } from "../limits.ts";
+import { STORE_FETCH_HEAD_CACHE_BYTES, STORE_HEAD_CACHE_BYTES, STORE_SEARCH_CACHE_CHARS } from "../limits.ts";
 import { BoundedCache } from "./bounded-cache.ts";
 
 describe("BoundedCache", () => {
   for (const [name, max] of [
     ["STORE_SEARCH_CACHE_CHARS", STORE_SEARCH_CACHE_CHARS],
     ["STORE_HEAD_CACHE_BYTES", STORE_HEAD_CACHE_BYTES],
+    ["STORE_FETCH_HEAD_CACHE_BYTES", STORE_FETCH_HEAD_CACHE_BYTES],
   ] as const) {
     it(`keeps a value costing exactly ${name}, never one costing one more`, () => {
       const c = new BoundedCache<number, string>(max);

@@ -29,8 +29,9 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
-import { STORE_MAX_APPEND_BATCH_BYTES, STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../limits.ts";
-import { parseHeadFetchItems } from "./content-record.ts";
+import { STORE_FETCH_HEAD_CACHE_BYTES, STORE_MAX_APPEND_BATCH_BYTES, STORE_MAX_MESSAGE_BYTES, STORE_PREPARE_ANYWHERE_MAX_BYTES } from "../limits.ts";
+import { BoundedCache } from "./bounded-cache.ts";
+import { parseHeadFetchItems, type HeadFetchItems } from "./content-record.ts";
 import { collectBody } from "./read-body.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
@@ -220,6 +221,13 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
   class SqliteMailbox implements Mailbox {
     private closed = false;
     private readonly own = new Set<(e: MailboxChangeEvent) => void>();
+    /**
+     * ENVELOPE/BODYSTRUCTURE parsed from the head JSON the worker sent, keyed by
+     * that text (so a hit is always the same data), at most
+     * STORE_FETCH_HEAD_CACHE_BYTES; dropped with the handle. Shared values:
+     * consumers only read them (as with the memory store).
+     */
+    private readonly headItems = new BoundedCache<string, HeadFetchItems>(STORE_FETCH_HEAD_CACHE_BYTES);
     constructor(
       readonly id: string,
       readonly generation: number,
@@ -364,6 +372,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       const w = await this.ownerWorker();
       const id = this.id;
       const isClosed = () => this.closed;
+      const headItems = this.headItems;
       const call = <T>(op: string, ...args: unknown[]): Promise<T> =>
         isClosed() ? Promise.reject(new StoreError("cannot", "mailbox handle is closed")) : callWorker<T>(w, id, op, args);
       const toData = (head: FetchHead, cursor: number): FetchedMessageData => {
@@ -373,7 +382,8 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (head.size !== undefined) out.size = head.size;
         if (head.modseq !== undefined) out.modseq = head.modseq;
         if (head.headItems !== undefined) {
-          const items = parseHeadFetchItems(head.headItems);
+          let items = headItems.get(head.headItems);
+          if (!items) headItems.set(head.headItems, (items = parseHeadFetchItems(head.headItems)), head.headItems.length);
           if (options.envelope) out.envelope = items.envelope;
           if (options.bodyStructure) out.bodyStructure = items.bodyStructure;
         }
@@ -457,6 +467,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       if (this.closed) return;
       for (const l of this.own) listeners.get(this.id)?.delete(l);
       this.own.clear();
+      this.headItems.clear();
       await this.call("close");
       this.closed = true;
       release(this.id);
