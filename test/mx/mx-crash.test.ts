@@ -8,7 +8,7 @@
  * no file under the data directory holds any message's plaintext.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile, stat } from "node:fs/promises";
+import { mkdtemp, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ImapFlow } from "imapflow";
@@ -19,6 +19,7 @@ import { startNodeProcess, type NodeProcessHandle } from "../support/node-proces
 import { newSpoolKey } from "./support/inbound-harness.ts";
 import { SmtpWire } from "./support/smtp-wire.ts";
 import { startReceiver, startSink, type Receiver, type Sink } from "./support/targets.ts";
+import { filesUnder } from "../support/mail-clients.ts";
 
 /** A real IMAP client logged in as the test mailbox (self-signed STARTTLS accepted). */
 function imapClient(port: number, who: { address: string; password: string }): ImapFlow {
@@ -58,16 +59,6 @@ async function sendUntilDead(port: number, to: string, prefix: string, acked: Se
   } finally {
     wire.close();
   }
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
 }
 
 describe("250 survives kill -9", () => {

@@ -13,17 +13,16 @@
  * neither node logs the password, the address or message content.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir } from "node:fs/promises";
+import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ImapFlow } from "imapflow";
-import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
 import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
 import { openImapWire } from "../support/imap-wire.ts";
 import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
 import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
+import { filesUnder, imapClient, markedMessage, sendToMx } from "../support/mail-clients.ts";
 
 interface NodeSlot {
   keys: { nodeId: string; secretKey: string; publicKey: string };
@@ -31,37 +30,6 @@ interface NodeSlot {
   mxPort: number;
   peerPort: number;
   process: NodeProcessHandle | null;
-}
-
-function imapClient(port: number, who: { address: string; password: string }): ImapFlow {
-  return new ImapFlow({ host: "127.0.0.1", port, secure: false, auth: { user: who.address, pass: who.password }, logger: false, tls: { rejectUnauthorized: false } });
-}
-
-function message(to: string, marker: string): Buffer {
-  return Buffer.from(
-    `From: <sender@elsewhere.example>\r\nTo: <${to}>\r\nSubject: proxy ${marker}\r\nMessage-ID: <${marker}@elsewhere.example>\r\n\r\n` +
-      `confidential body ${marker}\r\nsecond line\r\n`,
-  );
-}
-
-async function send(port: number, to: string, raw: Buffer): Promise<string> {
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true });
-  try {
-    const info = (await transport.sendMail({ envelope: { from: "sender@elsewhere.example", to: [to] }, raw })) as { response: string };
-    return info.response;
-  } finally {
-    transport.close();
-  }
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
 }
 
 function existsCount(lines: string[]): number {
@@ -133,8 +101,8 @@ describe("IMAP sessions proxied to the home node over the peer link", () => {
 
   it("serves imapflow on A from the mailbox on B: list, fetch of relayed mail byte for byte, append, store", async () => {
     const marker = `m${randomBytes(6).toString("hex")}`;
-    const raw = message(alice.address, marker);
-    expect(await send(a.mxPort, alice.address, raw)).toMatch(/^250 /);
+    const raw = markedMessage(alice.address, "proxy", marker);
+    expect(await sendToMx(a.mxPort, alice.address, raw)).toMatch(/^250 /);
     const client = imapClient(aPort(), alice);
     await client.connect();
     try {

@@ -11,11 +11,9 @@
  * refuses a forged or replayed handshake.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ImapFlow } from "imapflow";
-import nodemailer from "nodemailer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { generateNodeKeyPair, handshakeHeaders, signHandshake, type HandshakeData } from "../../shared/tunnel/handshake.ts";
@@ -33,6 +31,7 @@ import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
 import { openImapWire } from "../support/imap-wire.ts";
 import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
 import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
+import { filesUnder, imapClient, markedMessage, sendToMx } from "../support/mail-clients.ts";
 
 interface NodeSlot {
   keys: { nodeId: string; secretKey: string; publicKey: string };
@@ -41,27 +40,6 @@ interface NodeSlot {
   mxPort: number;
   peerPort: number;
   process: NodeProcessHandle | null;
-}
-
-function imapClient(port: number, who: { address: string; password: string }): ImapFlow {
-  return new ImapFlow({ host: "127.0.0.1", port, secure: false, auth: { user: who.address, pass: who.password }, logger: false, tls: { rejectUnauthorized: false } });
-}
-
-function message(to: string, marker: string): Buffer {
-  return Buffer.from(
-    `From: <sender@elsewhere.example>\r\nTo: <${to}>\r\nSubject: relay ${marker}\r\nMessage-ID: <${marker}@elsewhere.example>\r\n\r\n` +
-      `confidential body ${marker}\r\nsecond line\r\n`,
-  );
-}
-
-async function send(port: number, to: string, raw: Buffer): Promise<string> {
-  const transport = nodemailer.createTransport({ host: "127.0.0.1", port, secure: false, ignoreTLS: true });
-  try {
-    const info = (await transport.sendMail({ envelope: { from: "sender@elsewhere.example", to: [to] }, raw })) as { response: string };
-    return info.response;
-  } finally {
-    transport.close();
-  }
 }
 
 /** Every INBOX message on B whose body carries `marker`, as raw bytes. */
@@ -82,16 +60,6 @@ async function messagesWith(port: number, who: { address: string; password: stri
   } finally {
     await client.logout();
   }
-}
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...(await filesUnder(full)));
-    else if (entry.isFile()) out.push(full);
-  }
-  return out;
 }
 
 function rawDial(port: number, handshake: HandshakeData): Promise<number> {
@@ -167,14 +135,14 @@ describe("mail relayed to the home node over the peer link", () => {
   it("delivers mail sent to A into the mailbox on B, byte for byte, and B's IDLE session sees it", async () => {
     const idle = await openImapWire(b.process!.imapPort);
     const marker = `m${randomBytes(6).toString("hex")}`;
-    const raw = message(alice.address, marker);
+    const raw = markedMessage(alice.address, "relay", marker);
     try {
       expect((await idle.command(`LOGIN ${alice.address} "${alice.password}"`)).status).toMatch(/^OK/);
       const selected = await idle.command("SELECT INBOX");
       const before = Number(selected.lines.map((l) => /^\* (\d+) EXISTS$/.exec(l)?.[1]).find((n) => n !== undefined));
       idle.send("i1 IDLE");
       expect(await idle.readLine()).toMatch(/^\+ /);
-      expect(await send(a.mxPort, alice.address, raw)).toMatch(/^250 /);
+      expect(await sendToMx(a.mxPort, alice.address, raw)).toMatch(/^250 /);
       // RFC 2177: the new message is announced while the client idles.
       expect(await idle.readLine()).toBe(`* ${before + 1} EXISTS`);
       idle.send("DONE");
@@ -194,7 +162,7 @@ describe("mail relayed to the home node over the peer link", () => {
   it("answers 250 with B down, keeps only sealed bytes, and delivers exactly once when B is back", async () => {
     await b.process!.stop();
     const marker = `q${randomBytes(6).toString("hex")}`;
-    expect(await send(a.mxPort, alice.address, message(alice.address, marker))).toMatch(/^250 /);
+    expect(await sendToMx(a.mxPort, alice.address, markedMessage(alice.address, "relay", marker))).toMatch(/^250 /);
     await eventually(() => a.process!.logs.some((l) => l.msg === "home node not reachable; relay queued"), 10_000, "the relay to be queued");
     for (const file of await filesUnder(a.dataDir)) {
       const bytes = await readFile(file);
@@ -209,14 +177,14 @@ describe("mail relayed to the home node over the peer link", () => {
   it("keeps a 250'd message across SIGKILL of A while B is down, and delivers it once", async () => {
     await b.process!.stop();
     const marker = `k${randomBytes(6).toString("hex")}`;
-    expect(await send(a.mxPort, alice.address, message(alice.address, marker))).toMatch(/^250 /);
+    expect(await sendToMx(a.mxPort, alice.address, markedMessage(alice.address, "relay", marker))).toMatch(/^250 /);
     await a.process!.kill();
     await start(b);
     await start(a);
     await eventually(() => relayedCount(a) >= 1, 60_000, "the restarted A to relay the queued mail");
     const found = await messagesWith(b.process!.imapPort, alice, marker);
     expect(found).toHaveLength(1);
-    expect(withoutTraceHeaders(found[0]).equals(message(alice.address, marker))).toBe(true);
+    expect(withoutTraceHeaders(found[0]).equals(markedMessage(alice.address, "relay", marker))).toBe(true);
   });
 
   it("refuses a forged or replayed peer handshake on B's peer port", async () => {
@@ -234,7 +202,7 @@ describe("mail relayed to the home node over the peer link", () => {
   it("places a mailbox nobody has logged in to on the node that receives its first mail, where the first login drains it", async () => {
     const bob = await createTestMailbox(edge, "bob");
     const marker = `p${randomBytes(6).toString("hex")}`;
-    expect(await send(b.mxPort, bob.address, message(bob.address, marker))).toMatch(/^250 /);
+    expect(await sendToMx(b.mxPort, bob.address, markedMessage(bob.address, "relay", marker))).toMatch(/^250 /);
     // The edge now names B as the home node, whichever node asks.
     const response = await fetch(`${edge.url}/v1/admin/directory/route`, {
       method: "POST",
@@ -244,7 +212,7 @@ describe("mail relayed to the home node over the peer link", () => {
     expect(((await response.json()) as { homeNode: string | null }).homeNode).toBe(b.keys.nodeId);
     // Mail for it arriving at A is relayed to B as well.
     const second = `${marker}x`;
-    expect(await send(a.mxPort, bob.address, message(bob.address, second))).toMatch(/^250 /);
+    expect(await sendToMx(a.mxPort, bob.address, markedMessage(bob.address, "relay", second))).toMatch(/^250 /);
     expect(await messagesWith(b.process!.imapPort, bob, marker)).toHaveLength(2);
   });
 
@@ -257,7 +225,7 @@ describe("mail relayed to the home node over the peer link", () => {
       })
     ).json()) as { aliasId: string; mailboxId: string; sealingPublicKey: string };
     const marker = `r${randomBytes(6).toString("hex")}`;
-    const raw = message(alice.address, marker);
+    const raw = markedMessage(alice.address, "relay", marker);
     const id = `${newDeliveryId()}.0`;
     const entry: RelayEntryData = {
       id,
