@@ -72,6 +72,24 @@ describe("SQLite engine storage layout", () => {
     e.close();
   });
 
+  it("reads back rows of every size byte for byte, with the window edges of the compressor", () => {
+    const e = SqliteMailboxEngine.open({ path: join(dir, "windows.sqlite"), key: randomBytes(32), create: true });
+    // The compressor's window grows with the row (2^9 … 2^15 bytes, 262 bytes of lookahead):
+    // bodies just below, at and above each edge, and beyond the largest window.
+    const sizes = [63, 64, 249, 250, 251, 1786, 1787, 32505, 32506, 32507, 70000];
+    const line = (i: number) => `line ${i} ${"abcdefghij".repeat(i % 7)} ${randomBytes(6).toString("hex")}\r\n`;
+    const messages = sizes.map((n) => {
+      let body = "";
+      for (let i = 0; body.length < n; i++) body += line(i);
+      return new TextEncoder().encode(`Subject: w${n}\r\n\r\n${body.slice(0, n)}`);
+    });
+    e.db.transaction(() => messages.forEach((m) => e.append("INBOX", prepareAppend(m), {})))();
+    const ids = (e.db.prepare("SELECT id, size FROM contents ORDER BY id").all() as { id: number; size: number }[]).map((r) => r.id);
+    expect(ids).toHaveLength(messages.length);
+    ids.forEach((id, i) => expect(Buffer.from(e.readRange(id, 0, messages[i].byteLength)).equals(Buffer.from(messages[i]))).toBe(true));
+    e.close();
+  });
+
   it("migrates a version 1 file: content records, text index and thread partition are rebuilt", () => {
     const path = join(dir, "v1.sqlite");
     const key = randomBytes(32);

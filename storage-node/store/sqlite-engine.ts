@@ -92,9 +92,23 @@ const RESERVED_BYTES_REQUIRED = 32;
 // appends are CPU bound.
 const DEFLATE_LEVEL = 1;
 
+// zlib keeps the match window within MIN_LOOKAHEAD bytes of its size.
+const DEFLATE_LOOKAHEAD = 262;
+
+/**
+ * Raw deflate with the smallest window (2^9 to 2^15 bytes) that still spans the
+ * whole input: matches reach as far back as with the full window, but the
+ * per-call zlib setup allocates and clears far less for a small row. Any window
+ * up to 2^15 inflates with the default settings, so stored rows read the same.
+ */
+function deflate(data: Uint8Array): Buffer {
+  const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(data.byteLength + DEFLATE_LOOKAHEAD))));
+  return deflateRawSync(data, { level: DEFLATE_LEVEL, windowBits });
+}
+
 function compress(data: Uint8Array): { codec: number; data: Uint8Array } {
   if (data.byteLength < 64) return { codec: CODEC_NONE, data };
-  const z = deflateRawSync(data, { level: DEFLATE_LEVEL });
+  const z = deflate(data);
   return z.byteLength < data.byteLength ? { codec: CODEC_DEFLATE, data: z } : { codec: CODEC_NONE, data };
 }
 
@@ -163,7 +177,7 @@ export function prepareAppend(raw: Uint8Array): PreparedAppend {
   return {
     size: raw.byteLength,
     facts,
-    record: deflateRawSync(encodeContentRecord({ parsed: stored, headerText, bodyText: parsed.bodyText }), { level: DEFLATE_LEVEL }),
+    record: deflate(encodeContentRecord({ parsed: stored, headerText, bodyText: parsed.bodyText })),
     head: { codec: CODEC_NONE, data: encodeHeadRecord(stored) },
     segments,
   };
@@ -384,7 +398,7 @@ export class SqliteMailboxEngine {
     for (const r of rows) {
       const text = (b: Buffer) => utf8d.decode(decompress(r.codec, b));
       const record = encodeContentRecord({ parsed: JSON.parse(text(r.parsed)) as StoredParsed, headerText: text(r.header_text), bodyText: text(r.body_text) });
-      insert.run(r.id, CODEC_DEFLATE, deflateRawSync(record, { level: DEFLATE_LEVEL }));
+      insert.run(r.id, CODEC_DEFLATE, deflate(record));
     }
   }
 
