@@ -104,6 +104,26 @@ describe("admin: node registry", () => {
     expect(refused.body.error.code).toBe("node-in-use");
   });
 
+  it("places an unplaced mailbox on exactly one of several nodes asking at once", async () => {
+    const nodes = await Promise.all(
+      ["race-a", "race-b", "race-c"].map(async (label) => (await api<{ id: string }>(edge, "POST", "/v1/admin/nodes", { token: edge.adminToken, body: { label, publicKey: newKey() } })).body.id),
+    );
+    const account = await createAccount(edge);
+    const domain = uniqueDomain();
+    await api(edge, "POST", "/v1/domains", { token: account.apiToken, body: { name: domain } });
+    await api(edge, "POST", `/v1/domains/${domain}/aliases`, { token: account.apiToken, body: { localPart: "race" } });
+    await api(edge, "POST", `/v1/domains/${domain}/aliases/race/passwords`, { token: account.apiToken, body: { label: "x" } });
+    // Concurrent requests to the worker: each look-up tries to claim the unplaced mailbox for its node.
+    const answers = await Promise.all(
+      nodes.map((nodeId) => api<{ homeNode: string }>(edge, "POST", "/v1/admin/directory/credentials", { token: edge.adminToken, body: { address: `race@${domain}`, nodeId } })),
+    );
+    const homes = new Set(answers.map((answer) => answer.body.homeNode));
+    expect(homes.size).toBe(1);
+    expect(nodes).toContain([...homes][0]);
+    const route = await api<{ homeNode: string }>(edge, "POST", "/v1/admin/directory/route", { token: edge.adminToken, body: { address: `race@${domain}` } });
+    expect(route.body.homeNode).toBe([...homes][0]);
+  });
+
   it("answers 404 for addresses the directory does not know, including malformed ones", async () => {
     for (const address of ["nobody@nowhere.example", "no-at-sign", "a@b"]) {
       const res = await api<ErrorBody>(edge, "POST", "/v1/admin/directory/route", { token: edge.adminToken, body: { address } });
