@@ -17,7 +17,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDovecot, type RunningDovecot } from "./dovecot.ts";
-import { WireClient, quote, startTestServer, type TestServer } from "./harness.ts";
+import { startTestServer, type TestServer } from "./harness.ts";
+import { connect, type Target } from "./parity-runner.ts";
 
 /**
  * The documented differences, each applied to both servers' lines (a rule
@@ -211,20 +212,6 @@ const TRANSCRIPT: Step[] = [
   'LIST "" Parity*',
   "FETCH 1 (FLAGS)",
 ];
-
-interface Target {
-  port: number;
-  user: string;
-  password: string;
-}
-
-async function connect(target: Target): Promise<WireClient> {
-  const client = await WireClient.connect(target.port);
-  await client.readLine();
-  const login = await client.command(`LOGIN ${quote(target.user)} ${quote(target.password)}`);
-  if (login.status !== "OK") throw new Error(`login failed: ${login.tagged}`);
-  return client;
-}
 
 /** Runs the transcript; returns, per step, the raw lines (untagged + tagged). */
 async function record(target: Target): Promise<string[][]> {

@@ -45,7 +45,7 @@ export interface Target {
   password: string;
 }
 
-async function connect(target: Target): Promise<WireClient> {
+export async function connect(target: Target): Promise<WireClient> {
   const client = await WireClient.connect(target.port);
   await client.readLine();
   const login = await client.command(`LOGIN ${quote(target.user)} ${quote(target.password)}`);
