@@ -4,8 +4,8 @@
  * same load generator, on the same machine. Prints one JSON object.
  *
  *   npm run bench:imap -- [--clients 8] [--seconds 10] [--messages 50] [--size 4096]
- *                         [--store sqlite|memory] [--idle-connections 100] [--no-dovecot]
- *                         [--only persistent|login]   (profiling: preload, then that run only)
+ *                         [--rounds 400] [--kinds FETCH-BODY,STORE] [--store sqlite|memory] [--idle-connections 100] [--no-dovecot]
+ *                         [--only persistent|login|commands]   (profiling: preload, then that run only)
  *
  * Sealbox runs in a child process (this script with `--serve`), so the load
  * generator never shares its event loop and its memory can be measured alone.
@@ -21,7 +21,10 @@
  *   with K extra idle sessions (logged in, INBOX selected) minus without, / K;
  * - server CPU per command in both mixed runs (user + system time of the
  *   server's processes, reaped children included): the figure least disturbed
- *   by other load on the machine.
+ *   by other load on the machine;
+ * - per command kind: one session runs each kind of the mix alone, one command
+ *   at a time, and reports its server CPU and p50 latency — where a mixed
+ *   figure's time goes, without other sessions' load in it.
  *
  * Ratios are Sealbox / Dovecot (>1 for commands/s means Sealbox is faster;
  * <1 for latency and memory means Sealbox is better). A benchmark prints
@@ -50,8 +53,11 @@ interface Options {
   store: "sqlite" | "memory";
   idleConnections: number;
   dovecot: boolean;
-  /** Profiling: run the preloading phases and then only this mixed run (no memory reading). */
-  only: "persistent" | "login" | null;
+  /** Profiling: run the preloading phases and then only this run (no memory reading). */
+  only: "persistent" | "login" | "commands" | null;
+  /** Commands of each kind in the per-kind run, and which kinds (all of the mix by default). */
+  rounds: number;
+  kinds: string[] | null;
 }
 
 interface BenchUser {
@@ -70,7 +76,7 @@ interface Target {
 }
 
 function parseArgs(argv: string[]): Options {
-  const options: Options = { clients: 8, seconds: 10, messages: 50, size: 4096, store: "sqlite", idleConnections: 100, dovecot: true, only: null };
+  const options: Options = { clients: 8, seconds: 10, messages: 50, size: 4096, store: "sqlite", idleConnections: 100, dovecot: true, only: null, rounds: 400, kinds: null };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     if (arg === "--clients") options.clients = Number(argv[++i]);
@@ -79,8 +85,13 @@ function parseArgs(argv: string[]): Options {
     else if (arg === "--size") options.size = Number(argv[++i]);
     else if (arg === "--store") options.store = argv[++i] === "memory" ? "memory" : "sqlite";
     else if (arg === "--idle-connections") options.idleConnections = Number(argv[++i]);
+    else if (arg === "--rounds") options.rounds = Number(argv[++i]);
+    else if (arg === "--kinds") options.kinds = argv[++i].split(",");
     else if (arg === "--no-dovecot") options.dovecot = false;
-    else if (arg === "--only") options.only = argv[++i] === "login" ? "login" : "persistent";
+    else if (arg === "--only") {
+      const only = argv[++i];
+      options.only = only === "login" || only === "commands" ? only : "persistent";
+    }
   }
   return options;
 }
@@ -312,6 +323,33 @@ async function mixedLoginEachCycle(target: Target, options: Options): Promise<Mi
   return summarize(latencies, (performance.now() - started) / 1000, cpuMilliseconds(target.processIds()) - cpuBefore);
 }
 
+const WARM_UP_ROUNDS = 300;
+
+/** One session, each kind of the mix alone and one at a time: server CPU and p50 latency per command. */
+async function perCommandKind(target: Target, options: Options): Promise<Record<string, { cpuMs: number; p50: number }>> {
+  const figures: Record<string, { cpuMs: number; p50: number }> = {};
+  const next = random(3000);
+  const latencies = new Map<string, number[]>();
+  const client = await LoadClient.open(target.port, target.users[0], latencies);
+  await client.run("SELECT", "SELECT INBOX");
+  let serial = 0;
+  // A first pass is not measured: it warms the JIT (and Dovecot's caches) so the figures are steady state.
+  for (const [name] of MIX) for (let i = 0; i < WARM_UP_ROUNDS; i++) await mixedOperation(client, name, next, options, 9_000_000 + serial++);
+  for (const [name] of MIX.filter(([kind]) => options.kinds === null || options.kinds.includes(kind))) {
+    // APPEND then EXPUNGE: the second pass expunges what the first added.
+    const before = new Map([...latencies].map(([k, v]) => [k, v.length]));
+    const cpuBefore = cpuMilliseconds(target.processIds());
+    for (let i = 0; i < options.rounds; i++) await mixedOperation(client, name, next, options, 9_000_000 + serial++);
+    const cpuMs = cpuMilliseconds(target.processIds()) - cpuBefore;
+    // EXPUNGE counts its STORE \Deleted too: the CPU is per EXPUNGE as the mix runs it.
+    const own = (latencies.get(name) ?? []).slice(before.get(name) ?? 0);
+    figures[name] = { cpuMs: Number((cpuMs / options.rounds).toFixed(3)), p50: percentile(own, 50) };
+  }
+  await client.run("LOGOUT", "LOGOUT");
+  client.close();
+  return figures;
+}
+
 /** The first version's figures: one pass of APPEND ×M, FETCH all, STORE, SEARCH per client. */
 async function phases(target: Target, options: Options): Promise<Record<string, number>> {
   const started = performance.now();
@@ -371,11 +409,13 @@ async function memoryPerConnection(target: Target, count: number): Promise<{ con
 async function measure(target: Target, options: Options): Promise<Record<string, unknown>> {
   const phaseFigures = await phases(target, options);
   if (options.only === "persistent") return { target: target.name, phases: phaseFigures, persistent: await mixedPersistent(target, options) };
+  if (options.only === "commands") return { target: target.name, perCommandKind: await perCommandKind(target, options) };
   if (options.only === "login") return { target: target.name, phases: phaseFigures, loginEachCycle: await mixedLoginEachCycle(target, options) };
   const memory = await memoryPerConnection(target, options.idleConnections);
   const persistent = await mixedPersistent(target, options);
   const loginEachCycle = await mixedLoginEachCycle(target, options);
-  return { target: target.name, phases: phaseFigures, persistent, loginEachCycle, memory };
+  const perKind = await perCommandKind(target, options);
+  return { target: target.name, phases: phaseFigures, persistent, loginEachCycle, memory, perCommandKind: perKind };
 }
 
 /** Child mode: one Sealbox IMAP server, told its users over IPC, answering with its port. */
@@ -444,6 +484,12 @@ function compare(sealbox: Record<string, unknown>, dovecot: Record<string, unkno
     persistent: mode("persistent"),
     loginEachCycle: mode("loginEachCycle"),
     memoryPerConnection: ratio((sealbox.memory as { perConnectionKB: number }).perConnectionKB, (dovecot.memory as { perConnectionKB: number }).perConnectionKB),
+    serverCpuPerCommandKind: Object.fromEntries(
+      Object.entries(sealbox.perCommandKind as Record<string, { cpuMs: number }>).map(([kind, s]) => [
+        kind,
+        ratio(s.cpuMs, (dovecot.perCommandKind as Record<string, { cpuMs: number }>)[kind]?.cpuMs ?? 0),
+      ]),
+    ),
     phases: {
       appendsPerSecond: ratio(sp.appendsPerSecond, dp.appendsPerSecond),
       fetchAllMsP50: ratio(sp.fetchAllMsP50, dp.fetchAllMsP50),

@@ -4,7 +4,7 @@
  * compressed rows, schema version.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
@@ -55,6 +55,26 @@ describe("SQLite engine storage layout", () => {
     // Sorts and temporary tables never reach an unencrypted temp file (2 = MEMORY).
     expect(e.db.pragma("temp_store", { simple: true })).toBe(2);
     e.close();
+  });
+
+  it("holds its file exclusively: no shared-memory index beside it, no second connection", () => {
+    const path = join(dir, "exclusive.sqlite");
+    const key = randomBytes(32);
+    const e = SqliteMailboxEngine.open({ path, key, create: true });
+    e.db.transaction(() => e.append("INBOX", prepareAppend(withAttachment("one", "aGk=")), {}))();
+    expect(e.db.pragma("locking_mode", { simple: true })).toBe("exclusive");
+    expect(existsSync(`${path}-wal`)).toBe(true);
+    expect(existsSync(`${path}-shm`)).toBe(false);
+    const other = new Database(path, { timeout: 0 });
+    other.pragma("cipher='chacha20'");
+    other.pragma(`key="x'${key.toString("hex")}'"`);
+    expect(() => other.prepare("SELECT count(*) FROM messages").get()).toThrow(/locked/);
+    other.close();
+    e.close();
+    // Closed, the file is anybody's again (and the WAL was folded into it).
+    const reopened = SqliteMailboxEngine.open({ path, key });
+    expect(reopened.status("INBOX").messages).toBe(1);
+    reopened.close();
   });
 
   it("compresses text before it reaches SQLite", () => {

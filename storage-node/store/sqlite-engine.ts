@@ -337,6 +337,9 @@ export class SqliteMailboxEngine {
         db.pragma("cipher='chacha20'");
         db.pragma(`key="x'${Buffer.from(o.key).toString("hex")}'"`);
       }
+      // One connection (in the owning worker) ever opens a mailbox file: it keeps its locks, and the
+      // WAL index lives in its heap instead of a shared -shm file, so no statement pays a lock syscall.
+      db.pragma("locking_mode=EXCLUSIVE");
       // A wrong key fails here, on a read, before anything is written.
       db.prepare("SELECT count(*) FROM sqlite_master").get();
       if (!existed) {
