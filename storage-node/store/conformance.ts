@@ -865,6 +865,96 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect((await mb.storeFlags("INBOX", ALL_UIDS, { op: "add", flags: ["\\Seen"] })).changed).toEqual([]);
       });
     });
+    describe("folder counts", () => {
+      /** STATUS figures counted from scratch, from what FETCH and a peeking claim answer. */
+      async function countedStatus(mb: Mailbox, folder: string) {
+        const rows = [];
+        for await (const m of mb.fetch(folder, ALL_UIDS, { flags: true, size: true })) rows.push(m);
+        const unseen = rows.filter((m) => !m.flags!.includes("\\Seen"));
+        const { firstUid } = await mb.claimRecent(folder, { peek: true });
+        return {
+          messages: rows.length,
+          size: rows.reduce((n, m) => n + m.size!, 0),
+          unseen: unseen.length,
+          deleted: rows.filter((m) => m.flags!.includes("\\Deleted")).length,
+          firstUnseenUid: unseen.length === 0 ? null : unseen[0].uid,
+          recent: rows.filter((m) => m.uid >= firstUid).length,
+        };
+      }
+      async function expectCountsExact(mb: Mailbox, folders: readonly string[]) {
+        let bytes = 0;
+        let messages = 0;
+        for (const folder of folders) {
+          const counted = await countedStatus(mb, folder);
+          const s = await mb.status(folder);
+          expect({ folder, messages: s.messages, size: s.size, unseen: s.unseen, deleted: s.deleted, firstUnseenUid: s.firstUnseenUid, recent: s.recent }).toEqual({
+            folder,
+            ...counted,
+          });
+          bytes += counted.size;
+          messages += counted.messages;
+        }
+        expect(await mb.quota()).toMatchObject({ usedBytes: bytes, messages });
+      }
+
+      it("keeps STATUS counts equal to a count of the messages after any mix of writes, failed ones included", async () => {
+        const mb = await fresh();
+        const folders = ["INBOX", "A", "B"];
+        await mb.createFolder("A");
+        await mb.createFolder("B");
+        // A fixed pseudo-random sequence (mulberry32), so a failure repeats.
+        let seed = 0x5ea1b0c5;
+        const random = () => {
+          seed = (seed + 0x6d2b79f5) | 0;
+          let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+          t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+          return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+        };
+        const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+        const flagSets = [[], ["\\Seen"], ["\\Deleted"], ["\\Seen", "\\Deleted"], ["\\Flagged", "$Work"]];
+        const someUids = () => {
+          const start = 1 + Math.floor(random() * 16);
+          return [{ start, end: start + Math.floor(random() * 8) }];
+        };
+        async function* batchFailingHalfway(): AsyncGenerator<BatchAppendItem> {
+          yield { body: enc.encode(testMessage()), options: { flags: ["\\Seen"] } };
+          throw new StoreError("invalid", "client sent a bad literal");
+        }
+        const store = () => mb.storeFlags(pick(folders), someUids(), { op: pick(["add", "remove", "replace"] as const), flags: pick(flagSets) });
+        const append = () => mb.append(pick(folders), enc.encode(testMessage({ body: "x".repeat(Math.floor(random() * 300)) + "\r\n" })), { flags: pick(flagSets) });
+        // Weighted by repetition: mostly appends and flag changes, so the folders fill.
+        const operations: (() => Promise<unknown>)[] = [
+          append,
+          append,
+          append,
+          store,
+          store,
+          store,
+          () => mb.storeFlags(pick(folders), ALL_UIDS, { op: pick(["add", "remove"] as const), flags: pick(flagSets) }),
+          () => mb.appendBatch(pick(folders), batchFailingHalfway()),
+          () => mb.storeFlags(pick(folders), someUids(), { op: "add", flags: ["\\Bogus"] }),
+          () => mb.copy(pick(folders), someUids(), pick(folders)),
+          () => mb.move(pick(folders), someUids(), pick(folders)),
+          () => mb.copy(pick(folders), someUids(), "Nowhere"),
+          () => mb.expunge(pick(folders), someUids()),
+          () => mb.claimRecent(pick(folders)),
+        ];
+        for (let round = 0; round < 60; round++) {
+          // Sent together, so a store that batches writes commits them as one group, failures among them.
+          const settled = await Promise.allSettled(Array.from({ length: 1 + Math.floor(random() * 5) }, () => pick(operations)()));
+          for (const r of settled) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(StoreError);
+          await expectCountsExact(mb, folders);
+        }
+        // Renaming INBOX moves its messages and counts; deleting a folder takes its messages out of the quota.
+        await mb.renameFolder("INBOX", "Old");
+        await mb.deleteFolder("A");
+        await expectCountsExact(mb, ["INBOX", "Old", "B"]);
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["\\Deleted"] });
+        await mb.renameFolder("B", "C");
+        await expectCountsExact(mb, ["INBOX", "Old", "C"]);
+      });
+    });
+
     describe("keyword lists (RFC 3501 §7.2.6)", () => {
       it("records every keyword used in a folder, first spelling first, and never forgets one", async () => {
         const mb = await fresh();

@@ -72,7 +72,7 @@ describe("SQLite engine storage layout", () => {
     other.close();
     e.close();
     // Closed, the file is anybody's again (and the WAL was folded into it).
-    const reopened = SqliteMailboxEngine.open({ path, key });
+    const reopened = SqliteMailboxEngine.open({ path, key, create: false });
     expect(reopened.status("INBOX").messages).toBe(1);
     reopened.close();
   });
@@ -209,6 +209,7 @@ describe("SQLite engine storage layout", () => {
     for (const m of messages) e2.db.transaction(() => e2.append("INBOX", prepareAppend(m), {}))();
     // What version 3 wrote: the same rows without the head table, every content indexed.
     e2.db.transaction(() => e2.indexPending())();
+    asVersion5(e2.db);
     e2.db.exec("DROP TABLE content_heads; DROP TABLE fts_pending");
     e2.db.pragma("user_version=3");
     e2.close();
@@ -226,6 +227,36 @@ describe("SQLite engine storage layout", () => {
     })();
     expect(() => e.loadHead(ids[1])).toThrow(/expunged/);
     expect(e.db.prepare("SELECT count(*) FROM content_heads").pluck().get()).toBe(2);
+    e.close();
+  });
+
+  it("migrates a version 5 file: folder counts from the stored messages, the unseen index, no unused indexes", () => {
+    const path = join(dir, "v5.sqlite");
+    const key = randomBytes(32);
+    const e5 = SqliteMailboxEngine.open({ path, key, create: true });
+    const flagSets = [[], ["\\Seen"], ["\\Deleted"], ["\\Seen", "\\Deleted", "$Late"]];
+    e5.db.transaction(() => {
+      for (let i = 0; i < 8; i++) e5.append(i % 3 === 0 ? "Sent" : "INBOX", prepareAppend(new TextEncoder().encode(`Subject: n${i}\r\n\r\n${"b".repeat(i * 10)}\r\n`)), { flags: flagSets[i % 4] });
+      e5.copy("INBOX", [{ start: 1, end: 3 }], "Trash");
+    })();
+    asVersion5(e5.db);
+    e5.close();
+
+    const e = SqliteMailboxEngine.open({ path, key, create: false });
+    expect(e.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
+    const indexes = e.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").pluck().all() as string[];
+    expect(indexes).toContain("messages_unseen");
+    for (const unused of ["messages_date", "messages_size", "contents_message_id"]) expect(indexes).not.toContain(unused);
+    expectFolderCountsExact(e);
+    expect(e.status("INBOX")).toMatchObject({ messages: 5, unseen: 2, deleted: 2, firstUnseenUid: 2 });
+    // A write rolled back (as a failed item of a group commit is) leaves the counts as they were.
+    const before = e.status("INBOX");
+    e.db.exec("BEGIN IMMEDIATE; SAVEPOINT op");
+    e.storeFlags("INBOX", [{ start: 1, end: Infinity }], { op: "add", flags: ["\\Seen"] });
+    e.expunge("INBOX");
+    e.db.exec("ROLLBACK TO op; RELEASE op; COMMIT");
+    expect(e.status("INBOX")).toEqual(before);
+    expectFolderCountsExact(e);
     e.close();
   });
 
@@ -380,3 +411,31 @@ describe("SQLite engine storage layout", () => {
     expect(e.cachedStatements).toBe(0);
   });
 });
+
+/** What version 5 left of a current file: no folder counts and no unseen index, the three v1 indexes still there. */
+function asVersion5(db: Database.Database): void {
+  db.exec(`
+    DROP INDEX messages_unseen;
+    ALTER TABLE folders DROP COLUMN message_count;
+    ALTER TABLE folders DROP COLUMN message_bytes;
+    ALTER TABLE folders DROP COLUMN unseen_count;
+    ALTER TABLE folders DROP COLUMN deleted_count;
+    CREATE INDEX contents_message_id ON contents(message_id);
+    CREATE INDEX messages_date ON messages(folder_id, internal_date);
+    CREATE INDEX messages_size ON messages(folder_id, size);
+  `);
+  db.pragma("user_version=5");
+}
+
+/** Every folder row's counts equal a count of its messages from scratch. */
+function expectFolderCountsExact(e: SqliteMailboxEngine): void {
+  const kept = e.db.prepare("SELECT name, message_count, message_bytes, unseen_count, deleted_count FROM folders ORDER BY id").all();
+  const counted = e.db
+    .prepare(
+      `SELECT f.name, count(m.uid) AS message_count, coalesce(sum(m.size), 0) AS message_bytes,
+         count(m.uid) - coalesce(sum(instr(m.flags, ' \\Seen ') > 0), 0) AS unseen_count, coalesce(sum(instr(m.flags, ' \\Deleted ') > 0), 0) AS deleted_count
+       FROM folders f LEFT JOIN messages m ON m.folder_id = f.id GROUP BY f.id ORDER BY f.id`,
+    )
+    .all();
+  expect(kept).toEqual(counted);
+}

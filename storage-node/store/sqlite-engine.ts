@@ -35,6 +35,10 @@
  *   outside write transactions and dropped whenever a content id is stored or
  *   released, so an entry always holds the committed data of that id (content
  *   rows never change in place).
+ * - A folder row's counts (messages, bytes, unseen, \Deleted; schema v6)
+ *   change in the same statement as its UIDNEXT or HIGHESTMODSEQ, by every
+ *   write that adds, removes or reflags a message, so STATUS reads them
+ *   instead of counting the folder.
  * - Folder rows read outside a transaction are cached until a statement that
  *   writes the folders table is next taken from st(); inside a transaction
  *   they are always read afresh and never cached.
@@ -193,6 +197,11 @@ interface FolderRow {
   highest_modseq: number;
   keywords: string;
   first_recent_uid: number;
+  /** Exact counts of the folder's messages (schema v6), changed with every write that changes them. */
+  message_count: number;
+  message_bytes: number;
+  unseen_count: number;
+  deleted_count: number;
 }
 
 interface MessageRow {
@@ -242,6 +251,15 @@ function flagsOut(s: string): string[] {
 
 function flagsIn(flags: readonly string[]): string {
   return flags.length === 0 ? " " : ` ${flags.join(" ")} `;
+}
+
+/**
+ * What a message with these stored flags adds to its folder's unseen and
+ * deleted counts: the same test as the v6 migration and the unseen index
+ * (system flags are stored in their canonical spelling, see flag-names.ts).
+ */
+function flagCounts(stored: string): { unseen: number; deleted: number } {
+  return { unseen: stored.includes(" \\Seen ") ? 0 : 1, deleted: stored.includes(" \\Deleted ") ? 1 : 0 };
 }
 
 function uidWhere(set: UidSet): { sql: string; args: number[] } {
@@ -602,16 +620,18 @@ export class SqliteMailboxEngine {
     return row;
   }
 
-  private statusCounts(folder: FolderRow): FolderCounts {
-    const r = this.st(
-      `SELECT count(*) AS messages, coalesce(sum(size), 0) AS size,
-              coalesce(sum(instr(flags, ' \\Seen ') = 0), 0) AS unseen,
-              coalesce(sum(instr(flags, ' \\Deleted ') > 0), 0) AS deleted,
-              min(CASE WHEN instr(flags, ' \\Seen ') = 0 THEN uid END) AS first_unseen,
-              coalesce(sum(uid >= ?), 0) AS recent
-       FROM messages WHERE folder_id = ?`,
-    ).get(folder.first_recent_uid, folder.id) as { messages: number; size: number; unseen: number; deleted: number; first_unseen: number | null; recent: number };
-    return { messages: r.messages, size: r.size, unseen: r.unseen, deleted: r.deleted, firstUnseenUid: r.first_unseen, recent: r.recent };
+  /**
+   * A folder's counts without counting the folder: the row's own counters, the
+   * first unseen UID from the unseen index and \Recent as a UID range count
+   * (both skipped when the row says they are empty).
+   */
+  private statusCounts(f: FolderRow): FolderCounts {
+    const firstUnseen =
+      f.unseen_count === 0
+        ? null
+        : (this.st("SELECT min(uid) FROM messages INDEXED BY messages_unseen WHERE folder_id = ? AND instr(flags, ' \\Seen ') = 0").pluck().get(f.id) as number);
+    const recent = f.first_recent_uid >= f.uidnext ? 0 : (this.st("SELECT count(*) FROM messages WHERE folder_id = ? AND uid >= ?").pluck().get(f.id, f.first_recent_uid) as number);
+    return { messages: f.message_count, size: f.message_bytes, unseen: f.unseen_count, deleted: f.deleted_count, firstUnseenUid: firstUnseen, recent };
   }
 
   /** Records keywords newly used in a folder (before the write that uses them; throws `limit`). */
@@ -701,7 +721,7 @@ export class SqliteMailboxEngine {
   // ---- messages -------------------------------------------------------------
 
   private usedBytes(): number {
-    return (this.st("SELECT coalesce(sum(size), 0) AS n FROM messages").get() as { n: number }).n;
+    return this.st("SELECT coalesce(sum(message_bytes), 0) FROM folders").pluck().get() as number;
   }
 
   private checkQuota(extra: number): void {
@@ -827,17 +847,22 @@ export class SqliteMailboxEngine {
 
   private insertMessage(folder: FolderRow, contentId: number, size: number, flags: string[], internalDate: string, modseq: number): number {
     const uid = (this.st("SELECT uidnext FROM folders WHERE id = ?").get(folder.id) as { uidnext: number }).uidnext;
+    const stored = flagsIn(flags);
     this.st("INSERT INTO messages(folder_id, uid, modseq, flags, internal_date, size, content_id) VALUES (?, ?, ?, ?, ?, ?, ?)").run(
       folder.id,
       uid,
       modseq,
-      flagsIn(flags),
+      stored,
       internalDate,
       size,
       contentId,
     );
     this.st("UPDATE contents SET refcount = refcount + 1 WHERE id = ?").run(contentId);
-    this.st("UPDATE folders SET uidnext = ?, highest_modseq = ? WHERE id = ?").run(uid + 1, modseq, folder.id);
+    const c = flagCounts(stored);
+    this.st(
+      `UPDATE folders SET uidnext = ?, highest_modseq = ?, message_count = message_count + 1, message_bytes = message_bytes + ?,
+         unseen_count = unseen_count + ?, deleted_count = deleted_count + ? WHERE id = ?`,
+    ).run(uid + 1, modseq, size, c.unseen, c.deleted, folder.id);
     return uid;
   }
 
@@ -946,11 +971,18 @@ export class SqliteMailboxEngine {
     if (plan.pending.length === 0) return out;
     this.defineKeywords(f, plan.pending.flatMap((p) => p.flags));
     const modseq = this.nextModseq();
+    let unseen = 0;
+    let deleted = 0;
     for (const p of plan.pending) {
-      this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(flagsIn(p.flags), modseq, f.id, p.message.uid);
+      const stored = flagsIn(p.flags);
+      this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(stored, modseq, f.id, p.message.uid);
+      const before = flagCounts(flagsIn(p.message.flags));
+      const after = flagCounts(stored);
+      unseen += after.unseen - before.unseen;
+      deleted += after.deleted - before.deleted;
       out.changed.push({ uid: p.message.uid, flags: p.flags, modseq });
     }
-    this.st("UPDATE folders SET highest_modseq = ? WHERE id = ?").run(modseq, f.id);
+    this.st("UPDATE folders SET highest_modseq = ?, unseen_count = unseen_count + ?, deleted_count = deleted_count + ? WHERE id = ?").run(modseq, unseen, deleted, f.id);
     this.emit(f.name, "flags");
     return out;
   }
@@ -976,12 +1008,22 @@ export class SqliteMailboxEngine {
   private removeMessages(f: FolderRow, rows: MessageRow[]): void {
     if (rows.length === 0) return;
     const modseq = this.nextModseq();
+    let bytes = 0;
+    let unseen = 0;
+    let deleted = 0;
     for (const r of rows) {
       this.st("DELETE FROM messages WHERE folder_id = ? AND uid = ?").run(f.id, r.uid);
       this.st("INSERT INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)").run(f.id, r.uid, modseq);
       this.releaseContent(r.content_id);
+      const c = flagCounts(r.flags);
+      bytes += r.size;
+      unseen += c.unseen;
+      deleted += c.deleted;
     }
-    this.st("UPDATE folders SET highest_modseq = ? WHERE id = ?").run(modseq, f.id);
+    this.st(
+      `UPDATE folders SET highest_modseq = ?, message_count = message_count - ?, message_bytes = message_bytes - ?,
+         unseen_count = unseen_count - ?, deleted_count = deleted_count - ? WHERE id = ?`,
+    ).run(modseq, rows.length, bytes, unseen, deleted, f.id);
     this.emit(f.name, "expunge");
   }
 
@@ -1111,7 +1153,7 @@ export class SqliteMailboxEngine {
   }
 
   quota(): QuotaData {
-    const r = this.st("SELECT coalesce(sum(size), 0) AS used, count(*) AS n FROM messages").get() as { used: number; n: number };
+    const r = this.st("SELECT coalesce(sum(message_bytes), 0) AS used, coalesce(sum(message_count), 0) AS n FROM folders").get() as { used: number; n: number };
     return { usedBytes: r.used, limitBytes: this.quotaBytes ?? null, messages: r.n };
   }
 }

@@ -27,9 +27,16 @@
  *   loses an indexing debt.
  * - A folder row carries its keyword list and its first unclaimed \Recent UID
  *   (v3), so SELECT reads both from one row and a claim is one row update.
+ * - v6: a folder row also carries exact counts of its messages (number,
+ *   bytes, without \Seen, with \Deleted), changed by every write that changes
+ *   them in the same statement that moves its UIDNEXT or HIGHESTMODSEQ, so
+ *   STATUS and SELECT never count a folder. The first unseen message comes
+ *   from a partial index of unseen messages; \Recent is a range count from the
+ *   first unclaimed UID. Indexes no query reads (internal date, size,
+ *   Message-ID) are dropped: each one was a page written per append.
  */
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /**
  * Work a migration needs besides its SQL, run by the engine in the same
@@ -172,5 +179,22 @@ export const MIGRATIONS: Record<number, string> = {
   // transaction; the listed contents are indexed together later.
   5: `
     CREATE TABLE fts_pending (id INTEGER PRIMARY KEY);
+  `,
+  // Folder counts kept by the writes instead of a scan of the folder per
+  // STATUS/SELECT/APPEND (flags are stored as " a b ", see flagsIn).
+  6: `
+    ALTER TABLE folders ADD COLUMN message_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE folders ADD COLUMN message_bytes INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE folders ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE folders ADD COLUMN deleted_count INTEGER NOT NULL DEFAULT 0;
+    UPDATE folders SET
+      message_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id),
+      message_bytes = (SELECT coalesce(sum(size), 0) FROM messages m WHERE m.folder_id = folders.id),
+      unseen_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Seen ') = 0),
+      deleted_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Deleted ') > 0);
+    CREATE INDEX messages_unseen ON messages(folder_id, uid) WHERE instr(flags, ' \\Seen ') = 0;
+    DROP INDEX messages_date;
+    DROP INDEX messages_size;
+    DROP INDEX contents_message_id;
   `,
 };
