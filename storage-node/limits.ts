@@ -49,6 +49,15 @@ export const STORE_FTS_QUERY_TRIGRAMS = 16;
  */
 export const STORE_FTS_PENDING_MAX = 32;
 /**
+ * Contents whose last message was expunged wait this many at most before
+ * their rows (segments, records, text index entries, blob references) are
+ * deleted: the expunge that makes the count reach it deletes them all in one
+ * go, so one EXPUNGE writes only message rows and a reference count. A
+ * waiting content belongs to no message, so nothing can read or find it, and
+ * it counts toward no quota.
+ */
+export const STORE_PURGE_PENDING_MAX = 32;
+/**
  * Decoded body text an open mailbox keeps in memory for SEARCH (characters,
  * least recently used dropped first); a text longer than this is never kept.
  */

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { deflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
 import { afterAll, describe, expect, it } from "vitest";
-import { STORE_BLOB_MIN_BYTES, STORE_FTS_PENDING_MAX, STORE_SEARCH_CACHE_CHARS, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_FTS_PENDING_MAX, STORE_PURGE_PENDING_MAX, STORE_SEARCH_CACHE_CHARS, STORE_STATEMENT_CACHE_MAX } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import { headerSearchText } from "./message-text.ts";
 import { SqliteMailboxEngine, prepareAppend } from "./sqlite-engine.ts";
@@ -45,9 +45,14 @@ describe("SQLite engine storage layout", () => {
     expect(count("SELECT count(*) AS n FROM contents")).toBe(2); // the Trash copy still holds it
     tx(() => e.storeFlags("Trash", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Deleted"] }));
     tx(() => e.expunge("Trash"));
+    // The last copy's content waits for the purge, then goes with its blob reference.
+    expect(count("SELECT count(*) AS n FROM content_purge")).toBe(1);
+    tx(() => e.purgeReleased());
     expect(count("SELECT count(*) AS n FROM contents")).toBe(1);
     expect(count("SELECT refcount AS n FROM blobs")).toBe(1);
     tx(() => e.deleteFolder("Archive"));
+    expect(count("SELECT count(*) AS n FROM blobs")).toBe(1);
+    tx(() => e.purgeReleased());
     expect(count("SELECT count(*) AS n FROM blobs")).toBe(0);
     expect(count("SELECT count(*) AS n FROM blob_chunks")).toBe(0);
     expect(count("SELECT count(*) AS n FROM segments")).toBe(0);
@@ -224,6 +229,7 @@ describe("SQLite engine storage layout", () => {
     e.db.transaction(() => {
       e.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Deleted"] });
       e.expunge("INBOX");
+      e.purgeReleased();
     })();
     expect(() => e.loadHead(ids[1])).toThrow(/expunged/);
     expect(e.db.prepare("SELECT count(*) FROM content_heads").pluck().get()).toBe(2);
@@ -273,11 +279,13 @@ describe("SQLite engine storage layout", () => {
     expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([3]);
     expect(e.search("INBOX", { type: "text", value: "note 5" })).toEqual([5]);
     expect(e.search("INBOX", { type: "body", value: "note 5" })).toEqual([]);
-    // Expunging a waiting content takes it off the list.
+    // Purging an expunged waiting content takes it off the list; expunged, it is no longer found.
     e.db.transaction(() => {
       e.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Deleted"] });
       e.expunge("INBOX");
     })();
+    expect(e.search("INBOX", { type: "body", value: "kestrel2x" })).toEqual([]);
+    e.db.transaction(() => e.purgeReleased())();
     expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 2);
     // The list is in the file: a reopen knows it.
     e.close();
@@ -293,13 +301,65 @@ describe("SQLite engine storage layout", () => {
     expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([3]);
     expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("kestrel3x"))).toHaveLength(1);
     expect(e.search("INBOX", { type: "body", value: "kestrel2x" })).toEqual([]);
-    // Expunging an indexed content removes it from the index.
+    // Purging an expunged indexed content removes it from the index.
     e.db.transaction(() => {
       e.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
       e.expunge("INBOX");
+      e.purgeReleased();
     })();
     expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("kestrel3x"))).toHaveLength(0);
     expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([]);
+    e.close();
+  });
+
+  it("purges released contents in batches of STORE_PURGE_PENDING_MAX; waiting ones are never found or counted, and survive a reopen", () => {
+    const path = join(dir, "purge.sqlite");
+    const key = randomBytes(32);
+    let e = SqliteMailboxEngine.open({ path, key, create: true });
+    const count = (sql: string) => e.db.prepare(sql).pluck().get() as number;
+    const attachment = randomBytes(STORE_BLOB_MIN_BYTES).toString("base64");
+    const message = (i: number) => withAttachment(`pipit${i}x`, attachment);
+    const expungeAll = (folder: string) =>
+      e.db.transaction(() => {
+        e.storeFlags(folder, [{ start: 1, end: Infinity }], { op: "add", flags: ["\\Deleted"] });
+        return e.expunge(folder);
+      })();
+    e.db.transaction(() => {
+      for (let i = 0; i < STORE_PURGE_PENDING_MAX; i++) e.append(i === 0 ? "Archive" : "INBOX", prepareAppend(message(i)), {});
+    })();
+    const full = e.quota();
+    expect(full.messages).toBe(STORE_PURGE_PENDING_MAX);
+    // One short of the limit: the contents wait, with their rows and the shared blob.
+    expect(expungeAll("INBOX")).toHaveLength(STORE_PURGE_PENDING_MAX - 1);
+    expect(e.purgePendingCount).toBe(STORE_PURGE_PENDING_MAX - 1);
+    expect(count("SELECT count(*) FROM contents")).toBe(STORE_PURGE_PENDING_MAX);
+    expect(count("SELECT refcount FROM blobs")).toBe(STORE_PURGE_PENDING_MAX);
+    // Nothing reads a waiting content: not SEARCH (indexed or not), not the quota, not STATUS.
+    e.db.transaction(() => e.indexPending())();
+    expect(e.search("INBOX", { type: "text", value: "pipit3x" })).toEqual([]);
+    expect(e.search("Archive", { type: "text", value: "pipit0x" })).toEqual([1]);
+    expect(e.quota()).toMatchObject({ messages: 1, usedBytes: message(0).byteLength });
+    expect(e.status("INBOX").messages).toBe(0);
+    // A crash now (the list is in the file) and a reopen: the debt is still known.
+    e.close();
+    e = SqliteMailboxEngine.open({ path, key, create: false });
+    expect(e.purgePendingCount).toBe(STORE_PURGE_PENDING_MAX - 1);
+    // The expunge that reaches the limit purges every listed content in its transaction.
+    expungeAll("Archive");
+    expect(e.purgePendingCount).toBe(0);
+    for (const table of ["content_purge", "contents", "content_data", "content_heads", "segments", "blobs", "blob_chunks", "fts_pending"]) {
+      expect(count(`SELECT count(*) FROM ${table}`), table).toBe(0);
+    }
+    expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("pipit3x"))).toEqual([]);
+    // A rolled-back expunge lists nothing (the worker recounts after a rollback).
+    e.db.transaction(() => e.append("INBOX", prepareAppend(message(99)), {}))();
+    e.db.exec("BEGIN IMMEDIATE");
+    e.storeFlags("INBOX", [{ start: 1, end: Infinity }], { op: "add", flags: ["\\Deleted"] });
+    e.expunge("INBOX");
+    e.db.exec("ROLLBACK");
+    e.recountPending();
+    expect(e.purgePendingCount).toBe(0);
+    expect(count("SELECT count(*) FROM content_purge")).toBe(0);
     e.close();
   });
 
@@ -412,10 +472,11 @@ describe("SQLite engine storage layout", () => {
   });
 });
 
-/** What version 5 left of a current file: no folder counts and no unseen index, the three v1 indexes still there. */
+/** What version 5 left of a current file: no folder counts, unseen index or purge list, the three v1 indexes still there. */
 function asVersion5(db: Database.Database): void {
   db.exec(`
     DROP INDEX messages_unseen;
+    DROP TABLE content_purge;
     ALTER TABLE folders DROP COLUMN message_count;
     ALTER TABLE folders DROP COLUMN message_bytes;
     ALTER TABLE folders DROP COLUMN unseen_count;

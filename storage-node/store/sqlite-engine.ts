@@ -22,13 +22,19 @@
  *   bumps it in a write transaction it syncs (`bumpGeneration`).
  * - `BODY[]` is rebuilt from segments byte for byte: inline chunks and blobs
  *   (leaf parts ≥ STORE_BLOB_MIN_BYTES, stored once per SHA-256 and reference
- *   counted across messages and folders, freed when the last copy goes).
+ *   counted across messages and folders, freed by the purge after the last
+ *   copy goes).
  * - Text (indexer output, inline chunks, blob chunks) is compressed before it
  *   reaches SQLite; each row records its codec.
  * - The text index lags by at most STORE_FTS_PENDING_MAX contents: an append
  *   lists its content in `fts_pending`, and the append that fills the list
  *   indexes all listed contents in its own transaction. A TEXT/BODY search
  *   takes every listed content as a candidate for the exact scan.
+ * - Expunging a content's last message only lists it in `content_purge`; the
+ *   expunge that fills the list to STORE_PURGE_PENDING_MAX deletes every
+ *   listed content's rows in its own transaction. Every read reaches a
+ *   content through a message row, so a listed content is never read, found
+ *   or counted.
  * - SEARCH keeps decoded body text per content id in memory (at most
  *   STORE_SEARCH_CACHE_CHARS per mailbox), and FETCH/header SEARCH decoded
  *   head records (at most STORE_HEAD_CACHE_BYTES), both filled only by reads
@@ -48,7 +54,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { closeSync, existsSync, fdatasync, openSync, readSync } from "node:fs";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import Database from "better-sqlite3-multiple-ciphers";
-import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_HEAD_CACHE_BYTES, STORE_MAX_FOLDERS, STORE_SEARCH_CACHE_CHARS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
+import { STORE_BLOB_MIN_BYTES, STORE_CHUNK_BYTES, STORE_FTS_PENDING_MAX, STORE_HEAD_CACHE_BYTES, STORE_PURGE_PENDING_MAX, STORE_MAX_FOLDERS, STORE_SEARCH_CACHE_CHARS, STORE_SEARCH_LOOKUP_MAX, STORE_STATEMENT_CACHE_MAX, STORE_WAL_AUTOCHECKPOINT_PAGES } from "../limits.ts";
 import { parseMessage } from "../mime/parse.ts";
 import type { HeaderFieldData, MimePartData } from "../mime/types.ts";
 import { resolveSection, type ResolvedSection } from "./body-section.ts";
@@ -319,6 +325,8 @@ export class SqliteMailboxEngine {
    * only decides when to index.
    */
   private ftsPending = 0;
+  /** Contents listed in `content_purge`, kept like ftsPending; it only decides when to purge. */
+  private purgePending = 0;
   /** Body text by content id for SEARCH, least recently used first (see the header). */
   private readonly bodyCache = new BoundedCache<number, string>(STORE_SEARCH_CACHE_CHARS);
   /** Decoded head records by content id for FETCH and header SEARCH (see the header). */
@@ -380,7 +388,7 @@ export class SqliteMailboxEngine {
       engine.folderCache.clear();
       engine.checkFresh(o.minGeneration);
       engine.generation = engine.meta("generation");
-      engine.ftsPending = (db.prepare("SELECT count(*) AS n FROM fts_pending").get() as { n: number }).n;
+      engine.recountPending();
       return engine;
     } catch (e) {
       db?.close();
@@ -702,6 +710,7 @@ export class SqliteMailboxEngine {
     this.st("DELETE FROM expunged WHERE folder_id = ?").run(f.id);
     this.st("DELETE FROM folders WHERE id = ?").run(f.id);
     for (const c of contents) this.releaseContent(c.content_id);
+    if (this.purgePending >= STORE_PURGE_PENDING_MAX) this.purgeReleased();
     this.nextModseq();
     this.emit(f.name, "folders");
   }
@@ -777,12 +786,13 @@ export class SqliteMailboxEngine {
     return id;
   }
 
-  /** After a rollback: the count of waiting contents as the file has it. */
-  recountFtsPending(): void {
+  /** After a rollback (and on open): the counts of contents waiting for the index and the purge, as the file has them. */
+  recountPending(): void {
     try {
-      this.ftsPending = (this.st("SELECT count(*) AS n FROM fts_pending").get() as { n: number }).n;
+      this.ftsPending = this.st("SELECT count(*) FROM fts_pending").pluck().get() as number;
+      this.purgePending = this.st("SELECT count(*) FROM content_purge").pluck().get() as number;
     } catch {
-      // Keep the old count: it only decides when to index.
+      // Keep the old counts: they only decide when to index and purge.
     }
   }
 
@@ -827,11 +837,30 @@ export class SqliteMailboxEngine {
     this.ftsPending = 0;
   }
 
+  /** One message less refers to the content; the last one lists it for the purge (see the header). */
   private releaseContent(contentId: number): void {
     this.dropCached(contentId);
-    this.st("UPDATE contents SET refcount = refcount - 1 WHERE id = ?").run(contentId);
-    const r = this.st("SELECT refcount FROM contents WHERE id = ?").get(contentId) as { refcount: number } | undefined;
-    if (!r || r.refcount > 0) return;
+    const refcount = this.st("UPDATE contents SET refcount = refcount - 1 WHERE id = ? RETURNING refcount").pluck().get(contentId) as number | undefined;
+    if (refcount !== undefined && refcount <= 0) {
+      this.st("INSERT INTO content_purge(id) VALUES (?)").run(contentId);
+      this.purgePending++;
+    }
+  }
+
+  /** Contents waiting for the purge (see the header). */
+  get purgePendingCount(): number {
+    return this.purgePending;
+  }
+
+  /** Inside a transaction: deletes every content listed in `content_purge`, its blob references and index entries. */
+  purgeReleased(): void {
+    for (const id of this.st("SELECT id FROM content_purge").pluck().all() as number[]) this.purgeContent(id);
+    this.st("DELETE FROM content_purge").run();
+    this.purgePending = 0;
+  }
+
+  private purgeContent(contentId: number): void {
+    this.dropCached(contentId);
     const blobs = this.st("SELECT blob_hash FROM segments WHERE content_id = ? AND blob_hash IS NOT NULL").all(contentId) as { blob_hash: Buffer }[];
     this.st("DELETE FROM segments WHERE content_id = ?").run(contentId);
     for (const b of blobs) {
@@ -1025,6 +1054,7 @@ export class SqliteMailboxEngine {
          unseen_count = unseen_count - ?, deleted_count = deleted_count - ? WHERE id = ?`,
     ).run(modseq, rows.length, bytes, unseen, deleted, f.id);
     this.emit(f.name, "expunge");
+    if (this.purgePending >= STORE_PURGE_PENDING_MAX) this.purgeReleased();
   }
 
   expunge(folder: string, set?: UidSet): number[] {

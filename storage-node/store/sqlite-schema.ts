@@ -34,6 +34,10 @@
  *   from a partial index of unseen messages; \Recent is a range count from the
  *   first unclaimed UID. Indexes no query reads (internal date, size,
  *   Message-ID) are dropped: each one was a page written per append.
+ * - v6: `content_purge` lists contents no message refers to any more; their
+ *   rows are deleted in batches (see STORE_PURGE_PENDING_MAX). The list is in
+ *   the file, so a crash in between leaves a file that finishes the purge
+ *   later.
  */
 
 export const SCHEMA_VERSION = 6;
@@ -196,5 +200,6 @@ export const MIGRATIONS: Record<number, string> = {
     DROP INDEX messages_date;
     DROP INDEX messages_size;
     DROP INDEX contents_message_id;
+    CREATE TABLE content_purge (id INTEGER PRIMARY KEY);
   `,
 };

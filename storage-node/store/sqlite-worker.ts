@@ -192,7 +192,7 @@ function runBatch(o: Owned, batch: Task[]): void {
       } catch (e) {
         db.exec("ROLLBACK");
         o.engine.pendingEvents = [];
-        o.engine.recountFtsPending();
+        o.engine.recountPending();
         batch[0].reply(false, e);
         return;
       }
@@ -208,7 +208,7 @@ function runBatch(o: Owned, batch: Task[]): void {
           tx.rollbackTo.run();
           tx.release.run();
           o.engine.pendingEvents.length = mark;
-          o.engine.recountFtsPending();
+          o.engine.recountPending();
           results.push({ ok: false, value: e });
         }
       }
@@ -218,7 +218,7 @@ function runBatch(o: Owned, batch: Task[]): void {
     if (db.inTransaction) db.exec("ROLLBACK");
     for (const t of batch) t.reply(false, e);
     o.engine.pendingEvents = [];
-    o.engine.recountFtsPending();
+    o.engine.recountPending();
     return;
   }
   const events = o.engine.pendingEvents;
