@@ -472,8 +472,17 @@ export class SqliteMailboxEngine {
       this.joinThread(r.id, { messageId: r.message_id, inReplyTo: r.in_reply_to, references: JSON.parse(r.refs) as string[], baseSubject: r.base_subject });
   }
 
-  /** Puts a new content into the partition of every key it shares, merging partitions it bridges. */
+  /** Puts an existing content row into its thread partition (migration only; appends use threadFor). */
   private joinThread(contentId: number, facts: Parameters<typeof threadKeys>[0]): void {
+    this.st("UPDATE contents SET thread_id = ? WHERE id = ?").run(this.threadFor(contentId, facts), contentId);
+  }
+
+  /**
+   * The partition of every key a content shares, merging partitions it bridges
+   * (or a new one named by the content's id), with the content's keys
+   * recorded in it. The caller stores the answer in the content's row.
+   */
+  private threadFor(contentId: number, facts: Parameters<typeof threadKeys>[0]): number {
     const keys = threadKeys(facts);
     const found = new Set<number>();
     for (const k of keys) {
@@ -487,7 +496,7 @@ export class SqliteMailboxEngine {
       this.st("UPDATE contents SET thread_id = ? WHERE thread_id = ?").run(thread, other);
     }
     for (const k of keys) this.st("INSERT INTO thread_keys(key, thread_id) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET thread_id = excluded.thread_id").run(k, thread);
-    this.st("UPDATE contents SET thread_id = ? WHERE id = ?").run(thread, contentId);
+    return thread;
   }
 
   /** Freshness (DESIGN §4): refuse a file older than the edge's record. */
@@ -746,11 +755,16 @@ export class SqliteMailboxEngine {
 
   private storeContent(p: PreparedAppend): number {
     const f = p.facts;
-    const info = this.st(
-      `INSERT INTO contents(size, refcount, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
-         sort_from, sort_to, sort_cc, display_from, display_to)
-       VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    // The id SQLite would pick, taken first so the row is inserted with its
+    // thread (one write to the thread index instead of an insert and a move).
+    const id = (this.st("SELECT coalesce(max(id), 0) + 1 FROM contents").pluck().get() as number);
+    const thread = this.threadFor(id, f);
+    this.st(
+      `INSERT INTO contents(id, size, refcount, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
+         sort_from, sort_to, sort_cc, display_from, display_to, thread_id)
+       VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
+      id,
       p.size,
       f.sentDate === null ? null : new Date(f.sentDate).toISOString(),
       f.baseSubject,
@@ -763,12 +777,11 @@ export class SqliteMailboxEngine {
       f.sortCc,
       f.displayFrom,
       f.displayTo,
+      thread,
     );
-    const id = Number(info.lastInsertRowid);
     this.dropCached(id);
     this.st("INSERT INTO content_data(id, codec, data) VALUES (?, ?, ?)").run(id, CODEC_DEFLATE, p.record);
     this.st("INSERT INTO content_heads(id, codec, data) VALUES (?, ?, ?)").run(id, p.head.codec, p.head.data);
-    this.joinThread(id, f);
     p.segments.forEach((s, seq) => {
       if (s.kind === "inline") {
         this.st("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (?, ?, ?, ?, ?, ?, NULL)").run(id, seq, s.start, s.length, s.codec, s.data);
