@@ -236,7 +236,7 @@ describe("SQLite engine storage layout", () => {
     e.close();
   });
 
-  it("migrates a version 5 file: folder counts from the stored messages, the unseen index, no unused indexes", () => {
+  it("migrates a version 5 file: folder counts from the stored messages, no unused indexes", () => {
     const path = join(dir, "v5.sqlite");
     const key = randomBytes(32);
     const e5 = SqliteMailboxEngine.open({ path, key, create: true });
@@ -251,7 +251,6 @@ describe("SQLite engine storage layout", () => {
     const e = SqliteMailboxEngine.open({ path, key, create: false });
     expect(e.db.pragma("user_version", { simple: true })).toBe(SCHEMA_VERSION);
     const indexes = e.db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL").pluck().all() as string[];
-    expect(indexes).toContain("messages_unseen");
     for (const unused of ["messages_date", "messages_size", "contents_message_id"]) expect(indexes).not.toContain(unused);
     expectFolderCountsExact(e);
     expect(e.status("INBOX")).toMatchObject({ messages: 5, unseen: 2, deleted: 2, firstUnseenUid: 2 });
@@ -472,15 +471,15 @@ describe("SQLite engine storage layout", () => {
   });
 });
 
-/** What version 5 left of a current file: no folder counts, unseen index or purge list, the three v1 indexes still there. */
+/** What version 5 left of a current file: no folder counts or purge list, the three v1 indexes still there. */
 function asVersion5(db: Database.Database): void {
   db.exec(`
-    DROP INDEX messages_unseen;
     DROP TABLE content_purge;
     ALTER TABLE folders DROP COLUMN message_count;
     ALTER TABLE folders DROP COLUMN message_bytes;
     ALTER TABLE folders DROP COLUMN unseen_count;
     ALTER TABLE folders DROP COLUMN deleted_count;
+    ALTER TABLE folders DROP COLUMN first_unseen_uid;
     CREATE INDEX contents_message_id ON contents(message_id);
     CREATE INDEX messages_date ON messages(folder_id, internal_date);
     CREATE INDEX messages_size ON messages(folder_id, size);
@@ -490,11 +489,12 @@ function asVersion5(db: Database.Database): void {
 
 /** Every folder row's counts equal a count of its messages from scratch. */
 function expectFolderCountsExact(e: SqliteMailboxEngine): void {
-  const kept = e.db.prepare("SELECT name, message_count, message_bytes, unseen_count, deleted_count FROM folders ORDER BY id").all();
+  const kept = e.db.prepare("SELECT name, message_count, message_bytes, unseen_count, deleted_count, first_unseen_uid FROM folders ORDER BY id").all();
   const counted = e.db
     .prepare(
       `SELECT f.name, count(m.uid) AS message_count, coalesce(sum(m.size), 0) AS message_bytes,
-         count(m.uid) - coalesce(sum(instr(m.flags, ' \\Seen ') > 0), 0) AS unseen_count, coalesce(sum(instr(m.flags, ' \\Deleted ') > 0), 0) AS deleted_count
+         count(m.uid) - coalesce(sum(instr(m.flags, ' \\Seen ') > 0), 0) AS unseen_count, coalesce(sum(instr(m.flags, ' \\Deleted ') > 0), 0) AS deleted_count,
+         min(CASE WHEN instr(m.flags, ' \\Seen ') = 0 THEN m.uid END) AS first_unseen_uid
        FROM folders f LEFT JOIN messages m ON m.folder_id = f.id GROUP BY f.id ORDER BY f.id`,
     )
     .all();

@@ -41,10 +41,10 @@
  *   outside write transactions and dropped whenever a content id is stored or
  *   released, so an entry always holds the committed data of that id (content
  *   rows never change in place).
- * - A folder row's counts (messages, bytes, unseen, \Deleted; schema v6)
- *   change in the same statement as its UIDNEXT or HIGHESTMODSEQ, by every
- *   write that adds, removes or reflags a message, so STATUS reads them
- *   instead of counting the folder.
+ * - A folder row's counts (messages, bytes, unseen, \Deleted) and first
+ *   unseen UID (schema v6) change in the same statement as its UIDNEXT or
+ *   HIGHESTMODSEQ, by every write that adds, removes or reflags a message, so
+ *   STATUS reads them instead of counting the folder.
  * - Folder rows read outside a transaction are cached until a statement that
  *   writes the folders table is next taken from st(); inside a transaction
  *   they are always read afresh and never cached.
@@ -208,6 +208,7 @@ interface FolderRow {
   message_bytes: number;
   unseen_count: number;
   deleted_count: number;
+  first_unseen_uid: number | null;
 }
 
 interface MessageRow {
@@ -257,6 +258,15 @@ function flagsOut(s: string): string[] {
 
 function flagsIn(flags: readonly string[]): string {
   return flags.length === 0 ? " " : ` ${flags.join(" ")} `;
+}
+
+/**
+ * SQL for a folder's first unseen UID after a write (inside an UPDATE of
+ * `folders`), found by walking its messages up from `start`: every UID below
+ * `start` is known to be seen.
+ */
+function firstUnseenFrom(start: string): string {
+  return `(SELECT m.uid FROM messages m WHERE m.folder_id = folders.id AND m.uid >= ${start} AND instr(m.flags, ' \\Seen ') = 0 ORDER BY m.uid LIMIT 1)`;
 }
 
 /**
@@ -638,17 +648,12 @@ export class SqliteMailboxEngine {
   }
 
   /**
-   * A folder's counts without counting the folder: the row's own counters, the
-   * first unseen UID from the unseen index and \Recent as a UID range count
-   * (both skipped when the row says they are empty).
+   * A folder's counts without counting the folder: the row's own counters and
+   * \Recent as a UID range count (skipped when nothing is unclaimed).
    */
   private statusCounts(f: FolderRow): FolderCounts {
-    const firstUnseen =
-      f.unseen_count === 0
-        ? null
-        : (this.st("SELECT min(uid) FROM messages INDEXED BY messages_unseen WHERE folder_id = ? AND instr(flags, ' \\Seen ') = 0").pluck().get(f.id) as number);
     const recent = f.first_recent_uid >= f.uidnext ? 0 : (this.st("SELECT count(*) FROM messages WHERE folder_id = ? AND uid >= ?").pluck().get(f.id, f.first_recent_uid) as number);
-    return { messages: f.message_count, size: f.message_bytes, unseen: f.unseen_count, deleted: f.deleted_count, firstUnseenUid: firstUnseen, recent };
+    return { messages: f.message_count, size: f.message_bytes, unseen: f.unseen_count, deleted: f.deleted_count, firstUnseenUid: f.first_unseen_uid, recent };
   }
 
   /** Records keywords newly used in a folder (before the write that uses them; throws `limit`). */
@@ -901,10 +906,11 @@ export class SqliteMailboxEngine {
     );
     this.st("UPDATE contents SET refcount = refcount + 1 WHERE id = ?").run(contentId);
     const c = flagCounts(stored);
+    // The new UID is the folder's highest: it is the first unseen only if no other is.
     this.st(
       `UPDATE folders SET uidnext = ?, highest_modseq = ?, message_count = message_count + 1, message_bytes = message_bytes + ?,
-         unseen_count = unseen_count + ?, deleted_count = deleted_count + ? WHERE id = ?`,
-    ).run(uid + 1, modseq, size, c.unseen, c.deleted, folder.id);
+         unseen_count = unseen_count + ?, deleted_count = deleted_count + ?, first_unseen_uid = coalesce(first_unseen_uid, ?) WHERE id = ?`,
+    ).run(uid + 1, modseq, size, c.unseen, c.deleted, c.unseen === 1 ? uid : null, folder.id);
     return uid;
   }
 
@@ -1015,6 +1021,9 @@ export class SqliteMailboxEngine {
     const modseq = this.nextModseq();
     let unseen = 0;
     let deleted = 0;
+    let seenChanged = false;
+    /** The lowest UID this write made unseen. */
+    let lowestNewUnseen: number | null = null;
     for (const p of plan.pending) {
       const stored = flagsIn(p.flags);
       this.st("UPDATE messages SET flags = ?, modseq = ? WHERE folder_id = ? AND uid = ?").run(stored, modseq, f.id, p.message.uid);
@@ -1022,9 +1031,16 @@ export class SqliteMailboxEngine {
       const after = flagCounts(stored);
       unseen += after.unseen - before.unseen;
       deleted += after.deleted - before.deleted;
+      if (after.unseen !== before.unseen) seenChanged = true;
+      if (after.unseen > before.unseen) lowestNewUnseen = Math.min(lowestNewUnseen ?? Infinity, p.message.uid);
       out.changed.push({ uid: p.message.uid, flags: p.flags, modseq });
     }
-    this.st("UPDATE folders SET highest_modseq = ?, unseen_count = unseen_count + ?, deleted_count = deleted_count + ? WHERE id = ?").run(modseq, unseen, deleted, f.id);
+    // The first unseen UID is looked for again from the lower of the old one and any newly unseen one.
+    const from = seenChanged ? Math.min(f.first_unseen_uid ?? Infinity, lowestNewUnseen ?? Infinity) : null;
+    this.st(
+      `UPDATE folders SET highest_modseq = ?, unseen_count = unseen_count + ?, deleted_count = deleted_count + ?,
+         first_unseen_uid = CASE WHEN ? IS NULL THEN first_unseen_uid ELSE ${firstUnseenFrom("?")} END WHERE id = ?`,
+    ).run(modseq, unseen, deleted, from, from, f.id);
     this.emit(f.name, "flags");
     return out;
   }
@@ -1062,10 +1078,12 @@ export class SqliteMailboxEngine {
       unseen += c.unseen;
       deleted += c.deleted;
     }
+    // Removing unseen messages may remove the first: it is looked for again from the old one.
     this.st(
       `UPDATE folders SET highest_modseq = ?, message_count = message_count - ?, message_bytes = message_bytes - ?,
-         unseen_count = unseen_count - ?, deleted_count = deleted_count - ? WHERE id = ?`,
-    ).run(modseq, rows.length, bytes, unseen, deleted, f.id);
+         unseen_count = unseen_count - ?, deleted_count = deleted_count - ?,
+         first_unseen_uid = CASE WHEN ? THEN ${firstUnseenFrom("folders.first_unseen_uid")} ELSE first_unseen_uid END WHERE id = ?`,
+    ).run(modseq, rows.length, bytes, unseen, deleted, unseen > 0 ? 1 : 0, f.id);
     this.emit(f.name, "expunge");
     if (this.purgePending >= STORE_PURGE_PENDING_MAX) this.purgeReleased();
   }

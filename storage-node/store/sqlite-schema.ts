@@ -28,12 +28,12 @@
  * - A folder row carries its keyword list and its first unclaimed \Recent UID
  *   (v3), so SELECT reads both from one row and a claim is one row update.
  * - v6: a folder row also carries exact counts of its messages (number,
- *   bytes, without \Seen, with \Deleted), changed by every write that changes
- *   them in the same statement that moves its UIDNEXT or HIGHESTMODSEQ, so
- *   STATUS and SELECT never count a folder. The first unseen message comes
- *   from a partial index of unseen messages; \Recent is a range count from the
- *   first unclaimed UID. Indexes no query reads (internal date, size,
- *   Message-ID) are dropped: each one was a page written per append.
+ *   bytes, without \Seen, with \Deleted) and its first unseen UID, changed by
+ *   every write that changes them in the same statement that moves its
+ *   UIDNEXT or HIGHESTMODSEQ, so STATUS and SELECT never count a folder;
+ *   \Recent is a range count from the first unclaimed UID. Indexes no query
+ *   reads (internal date, size, Message-ID) are dropped: every index is a page
+ *   written per append.
  * - v6: `content_purge` lists contents no message refers to any more; their
  *   rows are deleted in batches (see STORE_PURGE_PENDING_MAX). The list is in
  *   the file, so a crash in between leaves a file that finishes the purge
@@ -191,12 +191,13 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE folders ADD COLUMN message_bytes INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE folders ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE folders ADD COLUMN deleted_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE folders ADD COLUMN first_unseen_uid INTEGER;
     UPDATE folders SET
       message_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id),
       message_bytes = (SELECT coalesce(sum(size), 0) FROM messages m WHERE m.folder_id = folders.id),
       unseen_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Seen ') = 0),
-      deleted_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Deleted ') > 0);
-    CREATE INDEX messages_unseen ON messages(folder_id, uid) WHERE instr(flags, ' \\Seen ') = 0;
+      deleted_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Deleted ') > 0),
+      first_unseen_uid = (SELECT min(uid) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Seen ') = 0);
     DROP INDEX messages_date;
     DROP INDEX messages_size;
     DROP INDEX contents_message_id;
