@@ -13,6 +13,10 @@
  * - `temp_store=MEMORY`: SQLite never spills a sort or temporary table to an
  *   (unencrypted) temp file.
  * - UID allocation, row inserts and the modseq bump happen in one transaction.
+ *   Modseqs are per folder (RFC 7162 §3): a message write takes its folder's
+ *   HIGHESTMODSEQ + 1 and stores it in the folder row it updates anyway; only
+ *   folder-list changes move the mailbox-wide counter in `meta`, from which a
+ *   new folder starts.
  *   Write methods assume the caller (the worker's group commit) holds a
  *   transaction; they never commit themselves. The connection always runs
  *   `synchronous=NORMAL` (in WAL mode: a commit survives a process kill, and
@@ -602,7 +606,18 @@ export class SqliteMailboxEngine {
     return (this.st("SELECT value FROM meta WHERE key = ?").get(key) as { value: number }).value;
   }
 
-  private nextModseq(): number {
+  /**
+   * The modseq of a write to a folder's messages: one above the folder's
+   * HIGHESTMODSEQ (read afresh), which the write then stores in the folder
+   * row it updates anyway. Modseqs are per folder (RFC 7162 §3), so a message
+   * write never touches the meta table's page.
+   */
+  private nextModseq(folderId: number): number {
+    return this.st("SELECT highest_modseq + 1 FROM folders WHERE id = ?").pluck().get(folderId) as number;
+  }
+
+  /** Moves the modseq of the folder list (create, rename, delete, subscribe); a new folder starts from it. */
+  private nextFolderListModseq(): number {
     this.st("UPDATE meta SET value = value + 1 WHERE key = 'modseq'").run();
     return this.meta("modseq");
   }
@@ -613,8 +628,8 @@ export class SqliteMailboxEngine {
     return v;
   }
 
-  private emit(folder: string, kind: MailboxChangeEvent["kind"]): void {
-    this.pendingEvents.push({ folder, kind, modseq: this.meta("modseq") });
+  private emit(folder: string, kind: MailboxChangeEvent["kind"], modseq: number): void {
+    this.pendingEvents.push({ folder, kind, modseq });
   }
 
   private insertFolder(name: string, specialUse: SpecialUse | null): void {
@@ -684,8 +699,7 @@ export class SqliteMailboxEngine {
     if (has(n)) throw new StoreError("exists", "folder exists");
     for (const a of folderAncestors(n)) if (!has(a)) this.insertFolder(a, null);
     this.insertFolder(n, specialUse);
-    this.nextModseq();
-    this.emit(n, "folders");
+    this.emit(n, "folders", this.nextFolderListModseq());
   }
 
   renameFolder(from: string, to: string): void {
@@ -710,8 +724,7 @@ export class SqliteMailboxEngine {
         }
       }
     }
-    this.nextModseq();
-    this.emit(dst, "folders");
+    this.emit(dst, "folders", this.nextFolderListModseq());
   }
 
   deleteFolder(name: string): void {
@@ -725,15 +738,13 @@ export class SqliteMailboxEngine {
     this.st("DELETE FROM folders WHERE id = ?").run(f.id);
     for (const c of contents) this.releaseContent(c.content_id);
     if (this.purgePending >= STORE_PURGE_PENDING_MAX) this.purgeReleased();
-    this.nextModseq();
-    this.emit(f.name, "folders");
+    this.emit(f.name, "folders", this.nextFolderListModseq());
   }
 
   subscribe(name: string, subscribed: boolean): void {
     const f = this.folderRow(name);
     this.st("UPDATE folders SET subscribed = ? WHERE id = ?").run(subscribed ? 1 : 0, f.id);
-    this.nextModseq();
-    this.emit(f.name, "folders");
+    this.emit(f.name, "folders", this.nextFolderListModseq());
   }
 
   status(name: string): FolderStatusData {
@@ -923,11 +934,11 @@ export class SqliteMailboxEngine {
     this.checkQuota(p.size);
     this.defineKeywords(f, flags);
     const contentId = this.storeContent(p);
-    const modseq = this.nextModseq();
+    const modseq = this.nextModseq(f.id);
     const uid = this.insertMessage(f, contentId, p.size, flags, new Date(o.internalDate ?? Date.now()).toISOString(), modseq);
     const result: AppendData = { uid, uidValidity: f.uidvalidity, modseq, duplicate: false };
     if (o.dedupeKey !== undefined) this.st("INSERT INTO dedupe(key, uid, uidvalidity, modseq) VALUES (?, ?, ?, ?)").run(o.dedupeKey, uid, f.uidvalidity, modseq);
-    this.emit(f.name, "append");
+    this.emit(f.name, "append", modseq);
     if (this.ftsPending >= STORE_FTS_PENDING_MAX) this.indexPending();
     return result;
   }
@@ -1018,7 +1029,7 @@ export class SqliteMailboxEngine {
     const out: StoreFlagsData = { changed: [], modified: plan.modified };
     if (plan.pending.length === 0) return out;
     this.defineKeywords(f, plan.pending.flatMap((p) => p.flags));
-    const modseq = this.nextModseq();
+    const modseq = this.nextModseq(f.id);
     let unseen = 0;
     let deleted = 0;
     let seenChanged = false;
@@ -1041,7 +1052,7 @@ export class SqliteMailboxEngine {
       `UPDATE folders SET highest_modseq = ?, unseen_count = unseen_count + ?, deleted_count = deleted_count + ?,
          first_unseen_uid = CASE WHEN ? IS NULL THEN first_unseen_uid ELSE ${firstUnseenFrom("?")} END WHERE id = ?`,
     ).run(modseq, unseen, deleted, from, from, f.id);
-    this.emit(f.name, "flags");
+    this.emit(f.name, "flags", modseq);
     return out;
   }
 
@@ -1053,19 +1064,19 @@ export class SqliteMailboxEngine {
     const out: CopyData = { uidValidity: dst.uidvalidity, map: [] };
     if (rows.length === 0) return out;
     this.defineKeywords(dst, rows.flatMap((r) => flagsOut(r.flags)));
-    const modseq = this.nextModseq();
+    const modseq = this.nextModseq(dst.id);
     for (const r of rows) {
       const uid = this.insertMessage(dst, r.content_id, r.size, flagsOut(r.flags), r.internal_date, modseq);
       out.map.push([r.uid, uid]);
     }
-    this.emit(dst.name, "append");
+    this.emit(dst.name, "append", modseq);
     if (isMove) this.removeMessages(src, rows);
     return out;
   }
 
   private removeMessages(f: FolderRow, rows: MessageRow[]): void {
     if (rows.length === 0) return;
-    const modseq = this.nextModseq();
+    const modseq = this.nextModseq(f.id);
     let bytes = 0;
     let unseen = 0;
     let deleted = 0;
@@ -1084,7 +1095,7 @@ export class SqliteMailboxEngine {
          unseen_count = unseen_count - ?, deleted_count = deleted_count - ?,
          first_unseen_uid = CASE WHEN ? THEN ${firstUnseenFrom("folders.first_unseen_uid")} ELSE first_unseen_uid END WHERE id = ?`,
     ).run(modseq, rows.length, bytes, unseen, deleted, unseen > 0 ? 1 : 0, f.id);
-    this.emit(f.name, "expunge");
+    this.emit(f.name, "expunge", modseq);
     if (this.purgePending >= STORE_PURGE_PENDING_MAX) this.purgeReleased();
   }
 
