@@ -480,6 +480,7 @@ function asVersion5(db: Database.Database): void {
     ALTER TABLE folders DROP COLUMN unseen_count;
     ALTER TABLE folders DROP COLUMN deleted_count;
     ALTER TABLE folders DROP COLUMN first_unseen_uid;
+    ALTER TABLE folders DROP COLUMN recent_count;
     CREATE INDEX contents_message_id ON contents(message_id);
     CREATE INDEX messages_date ON messages(folder_id, internal_date);
     CREATE INDEX messages_size ON messages(folder_id, size);
@@ -489,12 +490,12 @@ function asVersion5(db: Database.Database): void {
 
 /** Every folder row's counts equal a count of its messages from scratch. */
 function expectFolderCountsExact(e: SqliteMailboxEngine): void {
-  const kept = e.db.prepare("SELECT name, message_count, message_bytes, unseen_count, deleted_count, first_unseen_uid FROM folders ORDER BY id").all();
+  const kept = e.db.prepare("SELECT name, message_count, message_bytes, unseen_count, deleted_count, first_unseen_uid, recent_count FROM folders ORDER BY id").all();
   const counted = e.db
     .prepare(
       `SELECT f.name, count(m.uid) AS message_count, coalesce(sum(m.size), 0) AS message_bytes,
          count(m.uid) - coalesce(sum(instr(m.flags, ' \\Seen ') > 0), 0) AS unseen_count, coalesce(sum(instr(m.flags, ' \\Deleted ') > 0), 0) AS deleted_count,
-         min(CASE WHEN instr(m.flags, ' \\Seen ') = 0 THEN m.uid END) AS first_unseen_uid
+         min(CASE WHEN instr(m.flags, ' \\Seen ') = 0 THEN m.uid END) AS first_unseen_uid, count(CASE WHEN m.uid >= f.first_recent_uid THEN 1 END) AS recent_count
        FROM folders f LEFT JOIN messages m ON m.folder_id = f.id GROUP BY f.id ORDER BY f.id`,
     )
     .all();

@@ -45,10 +45,10 @@
  *   outside write transactions and dropped whenever a content id is stored or
  *   released, so an entry always holds the committed data of that id (content
  *   rows never change in place).
- * - A folder row's counts (messages, bytes, unseen, \Deleted) and first
- *   unseen UID (schema v6) change in the same statement as its UIDNEXT or
- *   HIGHESTMODSEQ, by every write that adds, removes or reflags a message, so
- *   STATUS reads them instead of counting the folder.
+ * - A folder row's counts (messages, bytes, unseen, \Deleted, unclaimed
+ *   \Recent) and first unseen UID (schema v6) change in the same statement as
+ *   its UIDNEXT, HIGHESTMODSEQ or first unclaimed UID, by every write that
+ *   adds, removes, reflags or claims a message, so STATUS reads one row.
  * - Folder rows read outside a transaction are cached until a statement that
  *   writes the folders table is next taken from st(); inside a transaction
  *   they are always read afresh and never cached.
@@ -213,6 +213,8 @@ interface FolderRow {
   unseen_count: number;
   deleted_count: number;
   first_unseen_uid: number | null;
+  /** Messages with uid >= first_recent_uid (\Recent, not claimed yet). */
+  recent_count: number;
 }
 
 interface MessageRow {
@@ -662,13 +664,9 @@ export class SqliteMailboxEngine {
     return row;
   }
 
-  /**
-   * A folder's counts without counting the folder: the row's own counters and
-   * \Recent as a UID range count (skipped when nothing is unclaimed).
-   */
+  /** A folder's counts without counting the folder: all of them are kept in its row. */
   private statusCounts(f: FolderRow): FolderCounts {
-    const recent = f.first_recent_uid >= f.uidnext ? 0 : (this.st("SELECT count(*) FROM messages WHERE folder_id = ? AND uid >= ?").pluck().get(f.id, f.first_recent_uid) as number);
-    return { messages: f.message_count, size: f.message_bytes, unseen: f.unseen_count, deleted: f.deleted_count, firstUnseenUid: f.first_unseen_uid, recent };
+    return { messages: f.message_count, size: f.message_bytes, unseen: f.unseen_count, deleted: f.deleted_count, firstUnseenUid: f.first_unseen_uid, recent: f.recent_count };
   }
 
   /** Records keywords newly used in a folder (before the write that uses them; throws `limit`). */
@@ -682,7 +680,7 @@ export class SqliteMailboxEngine {
   /** RFC 3501 §2.3.2: one small row update; nothing is written when there is nothing to claim. */
   claimRecent(folder: string, peek: boolean): RecentClaimData {
     const f = this.folderRow(folder);
-    if (!peek && f.first_recent_uid < f.uidnext) this.st("UPDATE folders SET first_recent_uid = ? WHERE id = ?").run(f.uidnext, f.id);
+    if (!peek && f.first_recent_uid < f.uidnext) this.st("UPDATE folders SET first_recent_uid = ?, recent_count = 0 WHERE id = ?").run(f.uidnext, f.id);
     return { firstUid: f.first_recent_uid, uidNext: f.uidnext };
   }
 
@@ -917,9 +915,9 @@ export class SqliteMailboxEngine {
     );
     this.st("UPDATE contents SET refcount = refcount + 1 WHERE id = ?").run(contentId);
     const c = flagCounts(stored);
-    // The new UID is the folder's highest: it is the first unseen only if no other is.
+    // The new UID is the folder's highest: not claimed as \Recent yet, and the first unseen only if no other is.
     this.st(
-      `UPDATE folders SET uidnext = ?, highest_modseq = ?, message_count = message_count + 1, message_bytes = message_bytes + ?,
+      `UPDATE folders SET uidnext = ?, highest_modseq = ?, message_count = message_count + 1, recent_count = recent_count + 1, message_bytes = message_bytes + ?,
          unseen_count = unseen_count + ?, deleted_count = deleted_count + ?, first_unseen_uid = coalesce(first_unseen_uid, ?) WHERE id = ?`,
     ).run(uid + 1, modseq, size, c.unseen, c.deleted, c.unseen === 1 ? uid : null, folder.id);
     return uid;
@@ -1080,21 +1078,23 @@ export class SqliteMailboxEngine {
     let bytes = 0;
     let unseen = 0;
     let deleted = 0;
+    let recent = 0;
     for (const r of rows) {
       this.st("DELETE FROM messages WHERE folder_id = ? AND uid = ?").run(f.id, r.uid);
       this.st("INSERT INTO expunged(folder_id, uid, modseq) VALUES (?, ?, ?)").run(f.id, r.uid, modseq);
       this.releaseContent(r.content_id);
       const c = flagCounts(r.flags);
       bytes += r.size;
+      if (r.uid >= f.first_recent_uid) recent++;
       unseen += c.unseen;
       deleted += c.deleted;
     }
     // Removing unseen messages may remove the first: it is looked for again from the old one.
     this.st(
-      `UPDATE folders SET highest_modseq = ?, message_count = message_count - ?, message_bytes = message_bytes - ?,
+      `UPDATE folders SET highest_modseq = ?, message_count = message_count - ?, recent_count = recent_count - ?, message_bytes = message_bytes - ?,
          unseen_count = unseen_count - ?, deleted_count = deleted_count - ?,
          first_unseen_uid = CASE WHEN ? THEN ${firstUnseenFrom("folders.first_unseen_uid")} ELSE first_unseen_uid END WHERE id = ?`,
-    ).run(modseq, rows.length, bytes, unseen, deleted, unseen > 0 ? 1 : 0, f.id);
+    ).run(modseq, rows.length, recent, bytes, unseen, deleted, unseen > 0 ? 1 : 0, f.id);
     this.emit(f.name, "expunge", modseq);
     if (this.purgePending >= STORE_PURGE_PENDING_MAX) this.purgeReleased();
   }

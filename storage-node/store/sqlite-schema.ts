@@ -28,10 +28,10 @@
  * - A folder row carries its keyword list and its first unclaimed \Recent UID
  *   (v3), so SELECT reads both from one row and a claim is one row update.
  * - v6: a folder row also carries exact counts of its messages (number,
- *   bytes, without \Seen, with \Deleted) and its first unseen UID, changed by
- *   every write that changes them in the same statement that moves its
- *   UIDNEXT or HIGHESTMODSEQ, so STATUS and SELECT never count a folder;
- *   \Recent is a range count from the first unclaimed UID. Indexes no query
+ *   bytes, without \Seen, with \Deleted, not claimed as \Recent) and its first
+ *   unseen UID, changed by every write that changes them in the same
+ *   statement that moves its UIDNEXT, HIGHESTMODSEQ or first unclaimed UID,
+ *   so STATUS and SELECT never count a folder. Indexes no query
  *   reads (internal date, size, Message-ID) are dropped: every index is a page
  *   written per append.
  * - v6: `content_purge` lists contents no message refers to any more; their
@@ -192,12 +192,14 @@ export const MIGRATIONS: Record<number, string> = {
     ALTER TABLE folders ADD COLUMN unseen_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE folders ADD COLUMN deleted_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE folders ADD COLUMN first_unseen_uid INTEGER;
+    ALTER TABLE folders ADD COLUMN recent_count INTEGER NOT NULL DEFAULT 0;
     UPDATE folders SET
       message_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id),
       message_bytes = (SELECT coalesce(sum(size), 0) FROM messages m WHERE m.folder_id = folders.id),
       unseen_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Seen ') = 0),
       deleted_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Deleted ') > 0),
-      first_unseen_uid = (SELECT min(uid) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Seen ') = 0);
+      first_unseen_uid = (SELECT min(uid) FROM messages m WHERE m.folder_id = folders.id AND instr(m.flags, ' \\Seen ') = 0),
+      recent_count = (SELECT count(*) FROM messages m WHERE m.folder_id = folders.id AND m.uid >= folders.first_recent_uid);
     DROP INDEX messages_date;
     DROP INDEX messages_size;
     DROP INDEX contents_message_id;
