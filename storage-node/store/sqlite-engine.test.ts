@@ -254,6 +254,11 @@ describe("SQLite engine storage layout", () => {
     for (const unused of ["messages_date", "messages_size", "contents_message_id"]) expect(indexes).not.toContain(unused);
     expectFolderCountsExact(e);
     expect(e.status("INBOX")).toMatchObject({ messages: 5, unseen: 2, deleted: 2, firstUnseenUid: 2 });
+    // What v5 listed as waiting for the text index is in it now, and the list is gone.
+    expect(e.db.prepare("SELECT name FROM sqlite_master WHERE name = 'fts_pending'").all()).toEqual([]);
+    expect(e.ftsPendingCount).toBe(0);
+    expect(e.db.prepare("SELECT count(*) FROM fts WHERE fts MATCH ?").pluck().get(trigramQuery("bbbbbbbbbb"))).toBe(7);
+    expect(e.search("Sent", { type: "text", value: "b".repeat(60) })).toEqual([3]);
     // A write rolled back (as a failed item of a group commit is) leaves the counts as they were.
     const before = e.status("INBOX");
     e.db.exec("BEGIN IMMEDIATE; SAVEPOINT op");
@@ -270,9 +275,10 @@ describe("SQLite engine storage layout", () => {
     const key = randomBytes(32);
     let e = SqliteMailboxEngine.open({ path, key, create: true });
     const count = (sql: string) => e.db.prepare(sql).pluck().get() as number;
+    const WAITING = "SELECT count(*) FROM contents WHERE id > (SELECT value FROM meta WHERE key = 'fts_indexed_upto')";
     const message = (i: number) => new TextEncoder().encode(`Subject: note ${i}\r\n\r\nbody of kestrel${i}x\r\n`);
     for (let i = 1; i < STORE_FTS_PENDING_MAX; i++) e.db.transaction(() => e.append("INBOX", prepareAppend(message(i)), {}))();
-    expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 1);
+    expect(count(WAITING)).toBe(STORE_FTS_PENDING_MAX - 1);
     expect(e.ftsPendingCount).toBe(STORE_FTS_PENDING_MAX - 1);
     // Not indexed yet, still found (exactly: the scan decides).
     expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([3]);
@@ -285,16 +291,16 @@ describe("SQLite engine storage layout", () => {
     })();
     expect(e.search("INBOX", { type: "body", value: "kestrel2x" })).toEqual([]);
     e.db.transaction(() => e.purgeReleased())();
-    expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 2);
+    expect(count(WAITING)).toBe(STORE_FTS_PENDING_MAX - 2);
     // The list is in the file: a reopen knows it.
     e.close();
     e = SqliteMailboxEngine.open({ path, key, create: false });
     expect(e.ftsPendingCount).toBe(STORE_FTS_PENDING_MAX - 2);
     e.db.transaction(() => e.append("INBOX", prepareAppend(message(STORE_FTS_PENDING_MAX)), {}))();
-    expect(count("SELECT count(*) FROM fts_pending")).toBe(STORE_FTS_PENDING_MAX - 1);
+    expect(count(WAITING)).toBe(STORE_FTS_PENDING_MAX - 1);
     // The append that makes the list full indexes it all.
     e.db.transaction(() => e.append("INBOX", prepareAppend(message(STORE_FTS_PENDING_MAX + 1)), {}))();
-    expect(count("SELECT count(*) FROM fts_pending")).toBe(0);
+    expect(count(WAITING)).toBe(0);
     expect(e.ftsPendingCount).toBe(0);
     // Found through the index now: the candidate set is the index's answer alone.
     expect(e.search("INBOX", { type: "body", value: "kestrel3x" })).toEqual([3]);
@@ -346,12 +352,14 @@ describe("SQLite engine storage layout", () => {
     // The expunge that reaches the limit purges every listed content in its transaction.
     expungeAll("Archive");
     expect(e.purgePendingCount).toBe(0);
-    for (const table of ["content_purge", "contents", "content_data", "content_heads", "segments", "blobs", "blob_chunks", "fts_pending"]) {
+    for (const table of ["content_purge", "contents", "content_data", "content_heads", "segments", "blobs", "blob_chunks"]) {
       expect(count(`SELECT count(*) FROM ${table}`), table).toBe(0);
     }
     expect(e.db.prepare("SELECT rowid FROM fts WHERE fts MATCH ?").pluck().all(trigramQuery("pipit3x"))).toEqual([]);
-    // A rolled-back expunge lists nothing (the worker recounts after a rollback).
+    // Every indexed content was purged: a new one still gets an id above the index mark, so it is found.
     e.db.transaction(() => e.append("INBOX", prepareAppend(message(99)), {}))();
+    expect(e.search("INBOX", { type: "text", value: "pipit99x" })).toHaveLength(1);
+    // A rolled-back expunge lists nothing (the worker recounts after a rollback).
     e.db.exec("BEGIN IMMEDIATE");
     e.storeFlags("INBOX", [{ start: 1, end: Infinity }], { op: "add", flags: ["\\Deleted"] });
     e.expunge("INBOX");
@@ -471,10 +479,13 @@ describe("SQLite engine storage layout", () => {
   });
 });
 
-/** What version 5 left of a current file: no folder counts or purge list, the three v1 indexes still there. */
+/** What version 5 left of a current file: no folder counts or purge list, a list of contents waiting for the text index instead of the mark, the three v1 indexes. */
 function asVersion5(db: Database.Database): void {
   db.exec(`
     DROP TABLE content_purge;
+    CREATE TABLE fts_pending (id INTEGER PRIMARY KEY);
+    INSERT INTO fts_pending(id) SELECT id FROM contents WHERE id > (SELECT value FROM meta WHERE key = 'fts_indexed_upto');
+    DELETE FROM meta WHERE key = 'fts_indexed_upto';
     ALTER TABLE folders DROP COLUMN message_count;
     ALTER TABLE folders DROP COLUMN message_bytes;
     ALTER TABLE folders DROP COLUMN unseen_count;

@@ -30,10 +30,13 @@
  *   copy goes).
  * - Text (indexer output, inline chunks, blob chunks) is compressed before it
  *   reaches SQLite; each row records its codec.
- * - The text index lags by at most STORE_FTS_PENDING_MAX contents: an append
- *   lists its content in `fts_pending`, and the append that fills the list
- *   indexes all listed contents in its own transaction. A TEXT/BODY search
- *   takes every listed content as a candidate for the exact scan.
+ * - The text index lags by at most STORE_FTS_PENDING_MAX contents: contents
+ *   with an id above the `fts_indexed_upto` mark (meta) wait for it, and the
+ *   append that makes them that many indexes them all in its own transaction
+ *   and moves the mark. A new content's id is always above the mark (ids are
+ *   taken above both the highest row and the mark), so an append writes
+ *   nothing for the index. A TEXT/BODY search takes every waiting content as
+ *   a candidate for the exact scan.
  * - Expunging a content's last message only lists it in `content_purge`; the
  *   expunge that fills the list to STORE_PURGE_PENDING_MAX deletes every
  *   listed content's rows in its own transaction. Every read reaches a
@@ -133,6 +136,9 @@ function decompress(codec: number, data: Uint8Array): Uint8Array {
 }
 
 const utf8d = new TextDecoder();
+
+/** SQL for the text index mark: contents with a higher id are not indexed yet (schema v6). */
+const FTS_MARK = "(SELECT value FROM meta WHERE key = 'fts_indexed_upto')";
 
 
 /** Work done before the write transaction: parse, split, hash, compress. */
@@ -336,9 +342,9 @@ export class SqliteMailboxEngine {
   /** Events of the current transaction; published by the worker after commit. */
   pendingEvents: MailboxChangeEvent[] = [];
   /**
-   * Rows in `fts_pending` as far as this connection knows (read at open, kept
-   * by appends and releases, recounted by the worker after a rollback). It
-   * only decides when to index.
+   * Contents above the `fts_indexed_upto` mark as far as this connection knows
+   * (read at open, kept by appends, indexing and purges, recounted by the
+   * worker after a rollback). It only decides when to index.
    */
   private ftsPending = 0;
   /** Contents listed in `content_purge`, kept like ftsPending; it only decides when to purge. */
@@ -430,6 +436,7 @@ export class SqliteMailboxEngine {
         }
         if (step?.step === "folder-keywords") this.migrateFolderKeywords();
         if (step?.step === "content-heads") this.migrateContentHeads();
+        if (step?.step === "fts-mark") this.migrateFtsMark();
         if (step) this.db.exec(step.after);
         this.db.pragma(`user_version=${v}`);
       })();
@@ -468,6 +475,16 @@ export class SqliteMailboxEngine {
     for (const id of this.db.prepare("SELECT id FROM content_data").pluck().all() as number[]) {
       insert.run(id, CODEC_NONE, encodeHeadRecord(this.contentRecord(id).parsed()));
     }
+  }
+
+  /** v6: contents v5 listed as waiting are indexed, and the mark starts above every content. */
+  private migrateFtsMark(): void {
+    const insert = this.db.prepare("INSERT INTO fts(rowid, header, body) VALUES (?, ?, ?)");
+    for (const id of this.db.prepare("SELECT id FROM fts_pending ORDER BY id").pluck().all() as number[]) {
+      const r = this.contentRecord(id);
+      insert.run(id, r.headerText(), r.bodyText());
+    }
+    this.db.prepare("INSERT INTO meta(key, value) VALUES ('fts_indexed_upto', (SELECT coalesce(max(id), 0) FROM contents))").run();
   }
 
   /** Rebuilds the text index and the thread partition from stored rows. */
@@ -769,9 +786,10 @@ export class SqliteMailboxEngine {
 
   private storeContent(p: PreparedAppend): number {
     const f = p.facts;
-    // The id SQLite would pick, taken first so the row is inserted with its
-    // thread (one write to the thread index instead of an insert and a move).
-    const id = (this.st("SELECT coalesce(max(id), 0) + 1 FROM contents").pluck().get() as number);
+    // Taken first, so the row is inserted with its thread (one write to the
+    // thread index instead of an insert and a move), and above the text index
+    // mark even after the highest contents were purged (see the header).
+    const id = this.st(`SELECT max(coalesce((SELECT max(id) FROM contents), 0), ${FTS_MARK}) + 1`).pluck().get() as number;
     const thread = this.threadFor(id, f);
     this.st(
       `INSERT INTO contents(id, size, refcount, sent_date, base_subject, is_reply, message_id, in_reply_to, refs,
@@ -808,7 +826,6 @@ export class SqliteMailboxEngine {
       }
       this.st("INSERT INTO segments(content_id, seq, start, length, codec, data, blob_hash) VALUES (?, ?, ?, ?, 0, NULL, ?)").run(id, seq, s.start, s.length, s.hash);
     });
-    this.st("INSERT INTO fts_pending(id) VALUES (?)").run(id);
     this.ftsPending++;
     return id;
   }
@@ -816,7 +833,7 @@ export class SqliteMailboxEngine {
   /** After a rollback (and on open): the counts of contents waiting for the index and the purge, as the file has them. */
   recountPending(): void {
     try {
-      this.ftsPending = this.st("SELECT count(*) FROM fts_pending").pluck().get() as number;
+      this.ftsPending = this.st(`SELECT count(*) FROM contents WHERE id > ${FTS_MARK}`).pluck().get() as number;
       this.purgePending = this.st("SELECT count(*) FROM content_purge").pluck().get() as number;
     } catch {
       // Keep the old counts: they only decide when to index and purge.
@@ -853,14 +870,15 @@ export class SqliteMailboxEngine {
     return this.ftsPending;
   }
 
-  /** Inside a transaction: indexes every content listed in `fts_pending` (one FTS5 segment for all). */
+  /** Inside a transaction: indexes every content above the mark (one FTS5 segment for all) and moves the mark past them. */
   indexPending(): void {
     const insert = this.st("INSERT INTO fts(rowid, header, body) VALUES (?, ?, ?)");
-    for (const id of this.st("SELECT id FROM fts_pending ORDER BY id").pluck().all() as number[]) {
+    const waiting = this.st(`SELECT id FROM contents WHERE id > ${FTS_MARK} ORDER BY id`).pluck().all() as number[];
+    for (const id of waiting) {
       const r = this.contentRecord(id);
       insert.run(id, r.headerText(), r.bodyText());
     }
-    this.st("DELETE FROM fts_pending").run();
+    if (waiting.length > 0) this.st("UPDATE meta SET value = ? WHERE key = 'fts_indexed_upto'").run(waiting[waiting.length - 1]);
     this.ftsPending = 0;
   }
 
@@ -894,7 +912,7 @@ export class SqliteMailboxEngine {
       this.st("UPDATE blobs SET refcount = refcount - 1 WHERE hash = ?").run(b.blob_hash);
       this.st("DELETE FROM blobs WHERE hash = ? AND refcount <= 0").run(b.blob_hash);
     }
-    if (this.st("DELETE FROM fts_pending WHERE id = ?").run(contentId).changes > 0) this.ftsPending--;
+    if (contentId > (this.st(`SELECT ${FTS_MARK}`).pluck().get() as number)) this.ftsPending--;
     else this.st("DELETE FROM fts WHERE rowid = ?").run(contentId);
     this.st("DELETE FROM content_data WHERE id = ?").run(contentId);
     this.st("DELETE FROM content_heads WHERE id = ?").run(contentId);
@@ -1123,7 +1141,7 @@ export class SqliteMailboxEngine {
       const q = trigramQuery(k.value);
       if (q === null || indexed.has(k.value)) continue;
       // Contents not indexed yet are candidates too (the scan decides).
-      indexed.set(k.value, new Set(this.st("SELECT rowid FROM fts WHERE fts MATCH ? UNION ALL SELECT id FROM fts_pending").pluck().all(q) as number[]));
+      indexed.set(k.value, new Set(this.st(`SELECT rowid FROM fts WHERE fts MATCH ? UNION ALL SELECT id FROM contents WHERE id > ${FTS_MARK}`).pluck().all(q) as number[]));
     }
     // Keys every match must satisfy narrow the rows read, not only the scan.
     const required = requiredTextKeys(criteria)

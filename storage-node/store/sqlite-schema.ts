@@ -38,6 +38,9 @@
  *   rows are deleted in batches (see STORE_PURGE_PENDING_MAX). The list is in
  *   the file, so a crash in between leaves a file that finishes the purge
  *   later.
+ * - v6: `fts_pending` gives way to a mark in `meta` (`fts_indexed_upto`):
+ *   contents with a higher id wait for the text index, so an append writes
+ *   no row for it. The migration indexes what v5 listed as waiting.
  */
 
 export const SCHEMA_VERSION = 6;
@@ -46,7 +49,7 @@ export const SCHEMA_VERSION = 6;
  * Work a migration needs besides its SQL, run by the engine in the same
  * transaction after `MIGRATIONS[v]`, followed by `after`.
  */
-export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes" | "folder-keywords" | "content-heads"; after: string } | undefined> = {
+export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexes" | "folder-keywords" | "content-heads" | "fts-mark"; after: string } | undefined> = {
   2: {
     step: "content-records-and-indexes",
     after: `
@@ -58,6 +61,7 @@ export const MIGRATION_STEPS: Record<number, { step: "content-records-and-indexe
   },
   3: { step: "folder-keywords", after: "" },
   4: { step: "content-heads", after: "" },
+  6: { step: "fts-mark", after: "DROP TABLE fts_pending;" },
 };
 
 export const MIGRATIONS: Record<number, string> = {
