@@ -40,8 +40,10 @@
  * - Expunging a content's last message only lists it in `content_purge`; the
  *   expunge that fills the list to STORE_PURGE_PENDING_MAX deletes every
  *   listed content's rows in its own transaction. Every read reaches a
- *   content through a message row, so a listed content is never read, found
- *   or counted.
+ *   content through a message row, so a listed content is never found or
+ *   counted; only a FETCH that read its row before the expunge may still
+ *   deliver it until the purge (RFC 2180 §4.1.2), as the worker's batches are
+ *   built.
  * - SEARCH keeps decoded body text per content id in memory (at most
  *   STORE_SEARCH_CACHE_CHARS per mailbox), and FETCH/header SEARCH decoded
  *   head records (at most STORE_HEAD_CACHE_BYTES), both filled only by reads

@@ -5,13 +5,15 @@
  * (STORE_FETCH_BATCH_INLINE_BYTES) and by a streamed section; and a message
  * that fails is reported only after every message before it was delivered.
  *
- * A message expunged after the fetch started fails when its batch is built,
- * which is how these tests see where a batch ends.
+ * A message expunged after the fetch started fails when its batch is built
+ * if its content was purged meanwhile, which is how these tests see where a
+ * batch ends: each mailbox starts with STORE_PURGE_PENDING_MAX - 1 expunged
+ * contents waiting for the purge, so the test's own expunge purges at once.
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { STORE_FETCH_BATCH_INLINE_BYTES, STORE_FETCH_BATCH_MESSAGES } from "../../storage-node/limits.ts";
-import { StoreError, type Mailbox } from "../../storage-node/store/types.ts";
+import { STORE_FETCH_BATCH_INLINE_BYTES, STORE_FETCH_BATCH_MESSAGES, STORE_PURGE_PENDING_MAX } from "../../storage-node/limits.ts";
+import { StoreError, type BatchAppendItem, type Mailbox } from "../../storage-node/store/types.ts";
 import { useStoreFixtures } from "./store-fixtures.ts";
 
 const fx = useStoreFixtures("fetch-batch");
@@ -29,6 +31,12 @@ async function mailboxWith(sizes: number[]): Promise<{ mb: Mailbox; messages: Ui
   const mb = await store.open({ id: "batch" + randomBytes(6).toString("hex"), key: randomBytes(32), create: true });
   const messages = sizes.map((s, i) => messageOfSize(i + 1, s));
   for (const m of messages) await mb.append("INBOX", m);
+  // One expunge short of a purge (see the header).
+  async function* fillers(): AsyncGenerator<BatchAppendItem> {
+    for (let i = 1; i < STORE_PURGE_PENDING_MAX; i++) yield { body: messageOfSize(1000 + i, 100), options: { flags: ["\\Deleted"] } };
+  }
+  await mb.appendBatch("Trash", fillers());
+  expect(await mb.expunge("Trash")).toHaveLength(STORE_PURGE_PENDING_MAX - 1);
   return { mb, messages };
 }
 
