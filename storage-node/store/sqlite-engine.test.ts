@@ -72,7 +72,7 @@ describe("SQLite engine storage layout", () => {
     other.close();
     e.close();
     // Closed, the file is anybody's again (and the WAL was folded into it).
-    const reopened = SqliteMailboxEngine.open({ path, key });
+    const reopened = SqliteMailboxEngine.open({ path, key, create: false });
     expect(reopened.status("INBOX").messages).toBe(1);
     reopened.close();
   });
