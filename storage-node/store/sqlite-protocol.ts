@@ -9,7 +9,13 @@
  *   never carry keys or message content.
  */
 
-import type { FetchOptions, MailboxChangeEvent, StoreErrorKind } from "./types.ts";
+import type { ChangesData, FetchOptions, MailboxChangeEvent, StoreErrorKind } from "./types.ts";
+
+/** A write that should also read the changes in `folder` since `modseq`, right after it (Mailbox.follow). */
+export interface FollowArgs {
+  folder: string;
+  modseq: number;
+}
 
 export interface WorkerRequest {
   t: "req";
@@ -17,6 +23,7 @@ export interface WorkerRequest {
   mailbox: string;
   op: string;
   args: unknown[];
+  follow?: FollowArgs;
 }
 
 export interface WorkerChunk {
@@ -31,6 +38,8 @@ export interface WorkerResponse {
   ok: boolean;
   value?: unknown;
   error?: { kind: StoreErrorKind; message: string };
+  /** Answer to `follow`: read in the write's own task, after it. */
+  changes?: ChangesData;
 }
 
 export interface WorkerEvent {

@@ -55,6 +55,8 @@ import {
   type QuotaData,
   type RecentClaimData,
   type SearchKey,
+  type SelectData,
+  type SelectOptions,
   type SortKey,
   type SpecialUse,
   type StoreFlagsData,
@@ -85,9 +87,32 @@ const TSX_ESM_API = pathToFileURL(createRequire(import.meta.url).resolve("tsx/es
 const WORKER_ENTRY = new URL("./sqlite-worker.ts", import.meta.url).href;
 const WORKER_BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_ENTRY)}); });`;
 
+interface PendingCall {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  /** Takes the changes a following write read after itself (before `resolve`). */
+  changes?: (changes: ChangesData) => void;
+}
+
+/** The changes a following write read after itself (Mailbox.follow). */
+interface ReadAhead {
+  folder: string;
+  since: number;
+  changes: ChangesData;
+  /** The owner's count of heard events when the write was posted. */
+  events: number;
+}
+
+/** A write's follow request, and where the changes it brings go. */
+interface Following {
+  folder: string;
+  modseq: number;
+  readAhead: (ahead: ReadAhead) => void;
+}
+
 class PoolWorker {
   readonly worker: Worker;
-  readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  readonly pending = new Map<number, PendingCall>();
   mailboxes = 0;
   dead: Error | null = null;
 
@@ -99,6 +124,7 @@ class PoolWorker {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (m.ok && m.changes) p.changes?.(m.changes);
       if (m.ok) p.resolve(m.value);
       else p.reject(new StoreError(m.error!.kind, m.error!.message));
     };
@@ -135,6 +161,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     reopen: Promise<void> | "needed" | null;
     /** Settles when the last append submitted so far has been posted to the owner. */
     appendTail: Promise<void>;
+    /** Change events heard for this mailbox, and the mod-sequence of the last (they come in commit order). */
+    events: number;
+    lastEventModseq: number;
   }
   const owners = new Map<string, Owner>();
   const workers: PoolWorker[] = [];
@@ -142,6 +171,11 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
   let closed = false;
 
   const onEvent = (mailbox: string, e: MailboxChangeEvent) => {
+    const o = owners.get(mailbox);
+    if (o) {
+      o.events++;
+      o.lastEventModseq = e.modseq;
+    }
     for (const l of [...(listeners.get(mailbox) ?? [])]) {
       try {
         l(e);
@@ -198,20 +232,27 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     workers.filter((w) => !w.dead).reduce<PoolWorker | null>((a, b) => (a === null || b.pending.size < a.pending.size ? b : a), null);
 
   /** A call to the mailbox's current owner, reopening it there first if its worker died. */
-  const callOwner = <T>(id: string, op: string, args: unknown[]): Promise<T> => {
+  const callOwner = <T>(id: string, op: string, args: unknown[], follow?: Following): Promise<T> => {
     const o = owners.get(id);
     if (!o) return Promise.reject(new StoreError("cannot", "mailbox is not open"));
     const pending = ensureOpen(id, o);
-    if (!pending) return callWorker<T>(o.worker, id, op, args);
-    return pending.then(() => callWorker<T>(o.worker, id, op, args));
+    if (!pending) return callWorker<T>(o.worker, id, op, args, [], follow);
+    return pending.then(() => callWorker<T>(o.worker, id, op, args, [], follow));
   };
 
-  const callWorker = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> => {
+  const callWorker = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = [], follow?: Following): Promise<T> => {
     if (w.dead) return Promise.reject(new StoreError("temporary", "storage worker stopped"));
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      w.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      const call: PendingCall = { resolve: resolve as (v: unknown) => void, reject };
       const msg: ToWorker = { t: "req", id, mailbox, op, args };
+      if (follow) {
+        // Events heard from now on may be newer than what the write reads after itself.
+        const events = owners.get(mailbox)?.events ?? 0;
+        msg.follow = { folder: follow.folder, modseq: follow.modseq };
+        call.changes = (changes) => follow.readAhead({ folder: follow.folder, since: follow.modseq, changes, events });
+      }
+      w.pending.set(id, call);
       w.worker.postMessage(msg, transfer);
     });
   };
@@ -233,9 +274,36 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       readonly generation: number,
     ) {}
 
+    /** Set by `follow`: this handle's writes read that folder's changes after themselves. */
+    private following: { folder: string; modseq: number } | null = null;
+    /** What the last following write read; taken by the next changesSince that asks exactly for it. */
+    private readAhead: ReadAhead | null = null;
+
     private call<T>(op: string, ...args: unknown[]): Promise<T> {
       if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
       return callOwner<T>(this.id, op, args);
+    }
+
+    /** A write to the owner: while the handle follows a folder, its answer brings that folder's changes. */
+    private write<T>(op: string, ...args: unknown[]): Promise<T> {
+      if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
+      return callOwner<T>(this.id, op, args, this.followingWrite());
+    }
+
+    private followingWrite(): Following | undefined {
+      const f = this.following;
+      return f ? { folder: f.folder, modseq: f.modseq, readAhead: (ahead) => (this.readAhead = ahead) } : undefined;
+    }
+
+    /**
+     * True when nothing was committed after the write that read `ahead`: no
+     * event was heard since it was posted, or none newer than what it read
+     * (events come in commit order and mod-sequences only grow, so a later
+     * commit always carries a higher one).
+     */
+    private isCurrent(ahead: ReadAhead): boolean {
+      const o = owners.get(this.id);
+      return o !== undefined && (o.events === ahead.events || o.lastEventModseq <= ahead.changes.highestModseq);
     }
 
     /** The live owner worker (after a reopen if needed): streams and cursors stay on it. */
@@ -276,9 +344,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (body.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
         // Prepared elsewhere only when another worker is less busy than the owner (no extra hop otherwise).
         const helper = body.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null;
-        if (!helper || helper === owners.get(this.id)?.worker) return this.submitInOrder(null, () => this.call<AppendData>("append", body, folder, opts));
+        if (!helper || helper === owners.get(this.id)?.worker) return this.submitInOrder(null, () => this.write<AppendData>("append", body, folder, opts));
         const prepared = callWorker<unknown>(helper, this.id, "prepare", [body]);
-        return this.submitInOrder(prepared, (p) => this.call<AppendData>("appendPrepared", p, folder, opts));
+        return this.submitInOrder(prepared, (p) => this.write<AppendData>("appendPrepared", p, folder, opts));
       }
       // Stream: forward chunks as they come; the limit is enforced here and in the worker.
       // The chunks and the append go to one worker: if it dies, the append fails as temporary.
@@ -314,7 +382,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         throw new StoreError("invalid", "empty message");
       }
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      return this.submitInOrder(null, () => callWorker<AppendData>(w, this.id, "append", [stream, folder, opts]));
+      return this.submitInOrder(null, () => callWorker<AppendData>(w, this.id, "append", [stream, folder, opts], [], this.followingWrite()));
     }
 
     async appendBatch(folder: string, items: AsyncIterable<BatchAppendItem>): Promise<AppendData[]> {
@@ -336,7 +404,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       }
       if (prepared.length === 0) return [];
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      return this.submitInOrder(null, () => this.call<AppendData[]>("appendPreparedBatch", prepared, folder, opts));
+      return this.submitInOrder(null, () => this.write<AppendData[]>("appendPreparedBatch", prepared, folder, opts));
     }
 
     /**
@@ -422,16 +490,16 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       }
     }
     storeFlags(folder: string, uids: UidSet, o: StoreFlagsOptions): Promise<StoreFlagsData> {
-      return this.call("storeFlags", folder, uids, { ...o, flags: [...o.flags] });
+      return this.write("storeFlags", folder, uids, { ...o, flags: [...o.flags] });
     }
     copy(from: string, uids: UidSet, to: string): Promise<CopyData> {
-      return this.call("copy", from, uids, to);
+      return this.write("copy", from, uids, to);
     }
     move(from: string, uids: UidSet, to: string): Promise<CopyData> {
-      return this.call("move", from, uids, to);
+      return this.write("move", from, uids, to);
     }
     expunge(folder: string, uids?: UidSet): Promise<number[]> {
-      return this.call("expunge", folder, uids);
+      return this.write("expunge", folder, uids);
     }
     search(folder: string, criteria: SearchKey): Promise<number[]> {
       return this.call("search", folder, criteria);
@@ -443,7 +511,16 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       return this.call("thread", folder, algorithm, criteria);
     }
     changesSince(folder: string, modseq: number): Promise<ChangesData> {
+      const ahead = this.readAhead;
+      this.readAhead = null;
+      if (ahead && !this.closed && ahead.folder === folder && ahead.since === modseq && this.isCurrent(ahead)) return Promise.resolve(ahead.changes);
       return this.call("changesSince", folder, modseq);
+    }
+    follow(folder: string | null, modseq: number): void {
+      this.following = folder === null ? null : { folder, modseq };
+    }
+    select(folder: string, o: SelectOptions): Promise<SelectData> {
+      return this.call("select", folder, o.recent);
     }
     quota(): Promise<QuotaData> {
       return this.call("quota");
@@ -503,7 +580,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       let owner = owners.get(o.id);
       if (!owner) {
         const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
-        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve() };
+        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve(), events: 0, lastEventModseq: 0 };
         owners.set(o.id, owner);
         w.mailboxes++;
       }

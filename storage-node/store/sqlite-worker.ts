@@ -32,6 +32,9 @@
  *   any worker of the pool ("prepare") and written by its owner
  *   ("appendPrepared"): preparation is stateless, writing is not. A batch
  *   ("appendPreparedBatch") is one task, so one savepoint: all or nothing.
+ * - A write sent with `follow` (Mailbox.follow) reads that folder's changes
+ *   at the end of its own task, inside its transaction, and they leave with
+ *   its answer; a write that fails or is not synced answers without them.
  * - Large section bytes leave in chunks of STORE_CHUNK_BYTES, pulled by the main
  *   thread, so a 50 MB fetch never sits whole in a message queue.
  * - FETCH answers in batches (STORE_FETCH_BATCH_MESSAGES messages or
@@ -51,9 +54,9 @@ import {
   STORE_MAX_MESSAGE_BYTES,
   STORE_SYNC_RETRY_MS,
 } from "../limits.ts";
-import type { FetchBatch, FetchHead, FetchOpenArgs, FetchOpenResult, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
+import type { FetchBatch, FetchHead, FetchOpenArgs, FetchOpenResult, FollowArgs, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import { SqliteMailboxEngine, prepareAppend, type PreparedAppend } from "./sqlite-engine.ts";
-import { StoreError, type BodySectionRequest, type StoreErrorKind } from "./types.ts";
+import { StoreError, type BodySectionRequest, type ChangesData, type StoreErrorKind } from "./types.ts";
 
 const port = parentPort;
 if (!port) throw new Error("sqlite-worker must run in a worker thread");
@@ -379,7 +382,21 @@ function fetchRead(engine: SqliteMailboxEngine, c: Cursor, handle: number, offse
 }
 
 
+/**
+ * The changes a following handle asked for, read inside the write's task (so
+ * no other write lands between); none when they cannot be read (e.g. the
+ * write deleted the folder): they are only a hint, the write stands.
+ */
+function changesAfter(engine: SqliteMailboxEngine, follow: FollowArgs): ChangesData | undefined {
+  try {
+    return engine.changesSince(follow.folder, follow.modseq);
+  } catch {
+    return undefined;
+  }
+}
+
 function handle(req: WorkerRequest): void {
+  let changes: ChangesData | undefined;
   const reply = (ok: boolean, value: unknown) => {
     if (ok) {
       const transfer =
@@ -388,12 +405,18 @@ function handle(req: WorkerRequest): void {
           : typeof value === "object" && value !== null
             ? (transfers.get(value) ?? [])
             : [];
-      post({ t: "res", id: req.id, ok: true, value }, transfer);
+      post(changes ? { t: "res", id: req.id, ok: true, value, changes } : { t: "res", id: req.id, ok: true, value }, transfer);
     } else post({ t: "res", id: req.id, ok: false, error: errorOf(value) });
   };
   const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown, sync = false, bytes = 0) => {
     const o = ownedOf(req.mailbox);
-    o.queue.push({ write, sync, bytes, run, reply });
+    const follow = req.follow;
+    const task = write && follow ? (e: SqliteMailboxEngine) => {
+      const value = run(e);
+      changes = changesAfter(e, follow);
+      return value;
+    } : run;
+    o.queue.push({ write, sync, bytes, run: task, reply });
     schedule(o);
   };
   const a = req.args;
@@ -529,6 +552,16 @@ function handle(req: WorkerRequest): void {
       return enqueue(false, (e) => e.changesSince(a[0] as string, a[1] as number));
     case "quota":
       return enqueue(false, (e) => e.quota());
+    case "select": {
+      // One task, so one snapshot; a claim makes it a (one-row) write in the group commit.
+      const folder = a[0] as string;
+      const recent = a[1] as "claim" | "peek" | null;
+      return enqueue(recent === "claim", (e) => ({
+        status: e.status(folder),
+        uids: e.uids(folder),
+        recent: recent === null ? null : e.claimRecent(folder, recent === "peek"),
+      }));
+    }
     case "claimRecent": {
       // A peek only reads; a claim is a (one-row) write in the group commit.
       const peek = a[1] === true;
