@@ -87,6 +87,13 @@ export interface FetchHead {
    * field; the main thread parses it.
    */
   headItems?: string;
+  /**
+   * The worker's serial of the head record `headItems` came from: each record
+   * it decodes gets a new one, never reused by that worker, so one worker's
+   * equal serials always mean equal text (a content id, reused by SQLite
+   * after the highest one is deleted, would not).
+   */
+  headKey?: number;
   sections?: SectionHead[];
 }
 

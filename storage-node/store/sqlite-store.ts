@@ -264,11 +264,15 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     private readonly own = new Set<(e: MailboxChangeEvent) => void>();
     /**
      * ENVELOPE/BODYSTRUCTURE parsed from the head JSON the worker sent, keyed by
-     * that text (so a hit is always the same data), at most
-     * STORE_FETCH_HEAD_CACHE_BYTES; dropped with the handle. Shared values:
-     * consumers only read them (as with the memory store).
+     * the worker's serial of that head record (FetchHead.headKey: a number,
+     * and a hit is always the same data), at most STORE_FETCH_HEAD_CACHE_BYTES
+     * of JSON; emptied when the mailbox moves to another worker (whose serials
+     * mean other records), dropped with the handle. Shared values: consumers
+     * only read them (as with the memory store).
      */
-    private readonly headItems = new BoundedCache<string, HeadFetchItems>(STORE_FETCH_HEAD_CACHE_BYTES);
+    private readonly headItems = new BoundedCache<number, HeadFetchItems>(STORE_FETCH_HEAD_CACHE_BYTES);
+    /** The worker whose serials `headItems` holds. */
+    private headItemsWorker: PoolWorker | null = null;
     constructor(
       readonly id: string,
       readonly generation: number,
@@ -441,6 +445,10 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       const id = this.id;
       const isClosed = () => this.closed;
       const headItems = this.headItems;
+      if (this.headItemsWorker !== w) {
+        headItems.clear();
+        this.headItemsWorker = w;
+      }
       const call = <T>(op: string, ...args: unknown[]): Promise<T> =>
         isClosed() ? Promise.reject(new StoreError("cannot", "mailbox handle is closed")) : callWorker<T>(w, id, op, args);
       const toData = (head: FetchHead, cursor: number): FetchedMessageData => {
@@ -449,9 +457,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (head.internalDate !== undefined) out.internalDate = new Date(head.internalDate);
         if (head.size !== undefined) out.size = head.size;
         if (head.modseq !== undefined) out.modseq = head.modseq;
-        if (head.headItems !== undefined) {
-          let items = headItems.get(head.headItems);
-          if (!items) headItems.set(head.headItems, (items = parseHeadFetchItems(head.headItems)), head.headItems.length);
+        if (head.headItems !== undefined && head.headKey !== undefined) {
+          let items = headItems.get(head.headKey);
+          if (!items) headItems.set(head.headKey, (items = parseHeadFetchItems(head.headItems)), head.headItems.length);
           if (options.envelope) out.envelope = items.envelope;
           if (options.bodyStructure) out.bodyStructure = items.bodyStructure;
         }

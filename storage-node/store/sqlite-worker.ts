@@ -320,6 +320,16 @@ function sectionHead(engine: SqliteMailboxEngine, contentId: number, size: numbe
   return { size: length, handle };
 }
 
+/** Serials of the head records this worker decoded (FetchHead.headKey). */
+const headKeys = new WeakMap<object, number>();
+let nextHeadKey = 1;
+
+function headKeyOf(record: object): number {
+  let key = headKeys.get(record);
+  if (key === undefined) headKeys.set(record, (key = nextHeadKey++));
+  return key;
+}
+
 function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][number]): FetchHead {
   const o = c.options;
   const head: FetchHead = { uid: r.uid };
@@ -327,7 +337,11 @@ function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][num
   if (o.internalDate) head.internalDate = r.internal_ms;
   if (o.size) head.size = r.size;
   if (o.modseq) head.modseq = r.modseq;
-  if (o.envelope || o.bodyStructure) head.headItems = engine.loadHead(r.content_id).fetchItemsJson();
+  if (o.envelope || o.bodyStructure) {
+    const record = engine.loadHead(r.content_id);
+    head.headItems = record.fetchItemsJson();
+    head.headKey = headKeyOf(record);
+  }
   if (o.sections) head.sections = o.sections.map((s) => sectionHead(engine, r.content_id, r.size, s, c));
   return head;
 }

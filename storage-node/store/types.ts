@@ -155,6 +155,7 @@ export interface SectionData {
   chunks: AsyncIterable<Uint8Array>;
 }
 
+/** `envelope` and `bodyStructure` may be one object shared by every fetch of a message: consumers only read them. */
 export interface FetchedMessageData {
   uid: number;
   flags?: string[];
