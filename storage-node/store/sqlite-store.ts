@@ -16,7 +16,8 @@
  * - Appends of one mailbox reach its owner in call order (UIDs follow the
  *   order of concurrent calls) even when small ones are prepared — parsed,
  *   hashed, compressed — by the least busy worker of the pool, so preparation
- *   runs in parallel with the owner's writes.
+ *   runs in parallel with the owner's writes. The last message of a batch is
+ *   prepared by the owner, in the trip that writes the batch.
  * - A worker that dies is replaced at once. Calls it had in flight fail as
  *   `temporary` (the client retries; appends with a dedupe key are idempotent);
  *   its mailboxes are reopened on the new worker at their next use, refusing a
@@ -391,10 +392,13 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
 
     async appendBatch(folder: string, items: AsyncIterable<BatchAppendItem>): Promise<AppendData[]> {
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      // Each message is prepared (parsed, compressed) as it arrives and held here;
-      // the owner writes all of them in one savepoint, so none is visible before the last.
-      const prepared: unknown[] = [];
+      // Each message but the last is prepared (parsed, compressed) once the next one
+      // arrives, and held here; the last goes as it is, prepared by the owner in the
+      // same trip as the write (a lone APPEND is one trip). The owner writes all of
+      // them in one savepoint, so none is visible before the last.
+      const batch: unknown[] = [];
       const opts: { flags?: string[]; internalDate?: number }[] = [];
+      let last: Uint8Array | null = null;
       let total = 0;
       for await (const item of items) {
         const o = { flags: item.options?.flags ? [...item.options.flags] : undefined, internalDate: item.options?.internalDate?.getTime() };
@@ -402,13 +406,20 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         const bytes = await collectBody(item.body);
         total += bytes.byteLength;
         if (total > STORE_MAX_APPEND_BATCH_BYTES) throw new StoreError("too-big", "batch exceeds the size limit");
-        const helper = (bytes.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null) ?? (await this.ownerWorker());
-        prepared.push(await callWorker<unknown>(helper, this.id, "prepare", [bytes]));
+        if (last) batch.push(await this.prepare(last));
+        last = bytes;
         opts.push(o);
       }
-      if (prepared.length === 0) return [];
+      if (!last) return [];
+      batch.push(last);
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      return this.submitInOrder(null, () => this.write<AppendData[]>("appendPreparedBatch", prepared, folder, opts));
+      return this.submitInOrder(null, () => this.write<AppendData[]>("appendBatch", batch, folder, opts));
+    }
+
+    /** A message prepared by the least busy worker (the owner for a large one), to be written by the owner. */
+    private async prepare(bytes: Uint8Array): Promise<unknown> {
+      const helper = (bytes.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null) ?? (await this.ownerWorker());
+      return callWorker<unknown>(helper, this.id, "prepare", [bytes]);
     }
 
     /**

@@ -31,7 +31,8 @@
  *   transaction, never while holding it. A small message may be prepared by
  *   any worker of the pool ("prepare") and written by its owner
  *   ("appendPrepared"): preparation is stateless, writing is not. A batch
- *   ("appendPreparedBatch") is one task, so one savepoint: all or nothing.
+ *   ("appendBatch") is one task, so one savepoint: all or nothing; its
+ *   items come prepared or as bytes the owner prepares first.
  * - A write sent with `follow` (Mailbox.follow) reads that folder's changes
  *   at the end of its own task, inside its transaction, and they leave with
  *   its answer; a write that fails or is not synced answers without them.
@@ -501,9 +502,11 @@ function handle(req: WorkerRequest): void {
       const [prepared, folder, options] = a as [PreparedAppend, string, AppendArgs];
       return enqueue(true, (e) => e.append(folder, prepared, options), true, prepared.size);
     }
-    case "appendPreparedBatch": {
+    case "appendBatch": {
+      // Items prepared elsewhere, or bytes prepared here, before the transaction.
       // One task, so one savepoint: all of the batch is written or none of it. Synced like any append.
-      const [prepared, folder, options] = a as [PreparedAppend[], string, AppendArgs[]];
+      const [items, folder, options] = a as [(PreparedAppend | Uint8Array)[], string, AppendArgs[]];
+      const prepared = items.map((item) => (item instanceof Uint8Array ? prepareAppend(appendBytes(item)) : item));
       const bytes = prepared.reduce((n, p) => n + p.size, 0);
       return enqueue(true, (e) => prepared.map((p, i) => e.append(folder, p, options[i])), true, bytes);
     }
