@@ -48,7 +48,13 @@ export interface WorkerEvent {
   event: MailboxChangeEvent;
 }
 
-export type ToWorker = WorkerRequest | WorkerChunk;
+/** Requests and chunks queued in one turn of the main thread's event loop, in order, as one message. */
+export interface WorkerManyIn {
+  t: "many";
+  messages: (WorkerRequest | WorkerChunk)[];
+}
+
+export type ToWorker = WorkerRequest | WorkerChunk | WorkerManyIn;
 /** Several responses and events of one group commit, in order, as one message. */
 export interface WorkerMany {
   t: "many";

@@ -116,6 +116,9 @@ class PoolWorker {
   readonly pending = new Map<number, PendingCall>();
   mailboxes = 0;
   dead: Error | null = null;
+  /** What this turn of the event loop has for the worker, in order; it leaves as one message. */
+  private outbox: ToWorker[] = [];
+  private outboxTransfer: ArrayBuffer[] = [];
 
   constructor(onEvent: (mailbox: string, e: MailboxChangeEvent) => void, onDeath: (w: PoolWorker) => void) {
     this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
@@ -139,6 +142,28 @@ class PoolWorker {
     };
     this.worker.on("error", fail);
     this.worker.on("exit", (code) => fail(new Error(`worker exited with code ${code}`)));
+  }
+
+  /**
+   * Queues a message for the worker. Everything queued while the event loop
+   * handles one round of sockets and answers goes in one postMessage, in
+   * order, once that round is over: one copy and one wake-up of the worker
+   * for all the sessions that asked meanwhile.
+   */
+  send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.outbox.push(message);
+    for (const buffer of transfer) this.outboxTransfer.push(buffer);
+    if (this.outbox.length === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const messages = this.outbox;
+    const transfer = this.outboxTransfer;
+    this.outbox = [];
+    this.outboxTransfer = [];
+    // A dead worker's calls were failed already.
+    if (this.dead) return;
+    this.worker.postMessage(messages.length === 1 ? messages[0] : { t: "many", messages }, transfer);
   }
 }
 
@@ -254,7 +279,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         call.changes = (changes) => follow.readAhead({ folder: follow.folder, since: follow.modseq, changes, events });
       }
       w.pending.set(id, call);
-      w.worker.postMessage(msg, transfer);
+      w.send(msg, transfer);
     });
   };
 
@@ -364,7 +389,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (bufferedBytes === 0) return;
         const data = new Uint8Array(Buffer.concat(buffered, bufferedBytes));
         const msg: ToWorker = { t: "chunk", stream, data };
-        if (!w.dead) w.worker.postMessage(msg, [data.buffer]);
+        if (!w.dead) w.send(msg, [data.buffer]);
         buffered = [];
         bufferedBytes = 0;
       };

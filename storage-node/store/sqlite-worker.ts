@@ -605,7 +605,8 @@ function handle(req: WorkerRequest): void {
   }
 }
 
-port.on("message", (m: ToWorker) => {
+port.on("message", function receive(m: ToWorker): void {
+  if (m.t === "many") return m.messages.forEach(receive);
   if (m.t === "chunk") {
     let s = streams.get(m.stream);
     if (!s) streams.set(m.stream, (s = { parts: [], size: 0, tooBig: false }));
