@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - The main thread never runs SQL: every mailbox operation is a message to the
- *   worker that owns the mailbox (see sqlite-worker.ts).
+ *   worker that owns the mailbox (see sqlite-worker.ts). What one turn of the
+ *   event loop has for a worker leaves as one postMessage, in call order.
  * - Per-mailbox affinity: all open() handles of one id go to one worker while
  *   any handle is open; a new owner is the least-loaded worker.
  * - watch() listeners live in the main thread; the owner posts committed
