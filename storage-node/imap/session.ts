@@ -31,7 +31,7 @@ import { COMMAND_TABLE } from "./command-table.ts";
 import { capabilityList } from "./capabilities.ts";
 import type { HomeProxy } from "./home-proxy.ts";
 import type { ImapLimits } from "./session-limits.ts";
-import { SequenceTracker } from "./tracker.ts";
+import { SequenceTracker, type SyncOptions } from "./tracker.ts";
 import { ByteReader, ConnectionClosedError } from "./wire/byte-reader.ts";
 import { CommandCursor, LiteralRefusedError, ParseError, type CursorHost } from "./wire/command-cursor.ts";
 import { ResponseWriter, type OutputSink } from "./wire/response-writer.ts";
@@ -317,17 +317,20 @@ export class Session {
   async syncSelected(allowExpunge: boolean): Promise<void> {
     if (!this.selected || !this.mailbox) return;
     const { name, tracker, readOnly } = this.selected;
-    const options = { allowExpunge, condstore: this.condstore, qresync: this.qresync, readOnly };
     if (!this.selectedDirty) {
       // Nothing new since the last sync; expunges held back then may go out now.
-      if (allowExpunge && tracker.hasPendingExpunges) await tracker.syncUnchanged(this.mailbox, name, this.out, options);
+      if (allowExpunge && tracker.hasPendingExpunges) await tracker.syncUnchanged(this.mailbox, name, this.out, this.syncOptions(allowExpunge, readOnly));
       return;
     }
     // Cleared before the store call, so a change committed during it marks the folder again.
     this.selectedDirty = false;
-    await tracker.sync(this.mailbox, name, this.out, options);
+    await tracker.sync(this.mailbox, name, this.out, this.syncOptions(allowExpunge, readOnly));
     // The session's next write brings what changed after this, saving the store call of the sync after it.
     if (this.selected?.tracker === tracker) this.mailbox.follow(name, tracker.modseq);
+  }
+
+  private syncOptions(allowExpunge: boolean, readOnly: boolean): SyncOptions {
+    return { allowExpunge, condstore: this.condstore, qresync: this.qresync, readOnly };
   }
 
   /** The selected folder may have changed (a watch event, a rename). */
