@@ -37,7 +37,7 @@ import { parseHeadFetchItems, type HeadFetchItems } from "./content-record.ts";
 import { collectBody } from "./read-body.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
-import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
+import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import {
   StoreError,
   type AppendData,
@@ -272,7 +272,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
       const call: PendingCall = { resolve: resolve as (v: unknown) => void, reject };
-      const msg: ToWorker = { t: "req", id, mailbox, op, args };
+      const msg: WorkerRequest = { t: "req", id, mailbox, op, args };
       if (follow) {
         // Events heard from now on may be newer than what the write reads after itself.
         const events = owners.get(mailbox)?.events ?? 0;
@@ -300,15 +300,14 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     private readonly headItems = new BoundedCache<number, HeadFetchItems>(STORE_FETCH_HEAD_CACHE_BYTES);
     /** The worker whose serials `headItems` holds. */
     private headItemsWorker: PoolWorker | null = null;
-    constructor(
-      readonly id: string,
-      readonly generation: number,
-    ) {}
-
     /** Set by `follow`: this handle's writes read that folder's changes after themselves. */
     private following: { folder: string; modseq: number } | null = null;
     /** What the last following write read; taken by the next changesSince that asks exactly for it. */
     private readAhead: ReadAhead | null = null;
+    constructor(
+      readonly id: string,
+      readonly generation: number,
+    ) {}
 
     private call<T>(op: string, ...args: unknown[]): Promise<T> {
       if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
