@@ -218,6 +218,14 @@ export const PEER_LIMITS = {
   maxProxiedSessionsPerPeer: 1_000,
   /** The home node's answer to a proxied login (its edge look-up and failure delay included) must come within this. */
   proxyLoginTimeoutMs: 15_000,
+  /**
+   * A proxied session's link to the home node that has carried no frame and
+   * no pong for this long is dead: the client-facing node pings every third
+   * of it, and ends the client's session with BYE at most a third of it after
+   * the limit (a silent partition would otherwise last until TCP gives up).
+   * The `peerKeepaliveMs` setting overrides it.
+   */
+  proxyKeepaliveMs: 30_000,
   /** Relay queue retry ceiling (the base is the relayRetryBaseMs setting). Relays never give up: the mail is the mailbox's. */
   relayRetryMaxMs: 10 * 60_000,
 } as const;

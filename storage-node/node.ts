@@ -172,6 +172,7 @@ export async function startNode(settings: NodeSettings, logger: Logger): Promise
       directory: peerDirectory,
       logger: peerLogger,
       ca: peerCa,
+      limits: { proxyKeepaliveMs: settings.peerKeepaliveMs },
     }),
   });
   peerServer.handleSessions((ws, peerId) => acceptProxiedSession(ws, peerId, imap, peerLogger));

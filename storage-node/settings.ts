@@ -8,6 +8,7 @@
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import { PEER_LIMITS } from "./limits.ts";
 
 export interface NodeSettings {
   nodeId: string;
@@ -68,6 +69,8 @@ export interface NodeSettings {
   peerCaPath: string | null;
   /** First retry delay of the relay queue (doubles per attempt, capped; relays never give up). */
   relayRetryBaseMs: number;
+  /** Silence after which a proxied IMAP session's link to the home node is dead (PEER_LIMITS.proxyKeepaliveMs). */
+  peerKeepaliveMs: number;
 }
 
 interface SettingSpec {
@@ -115,6 +118,7 @@ export const SETTING_SPECS: readonly SettingSpec[] = [
   { key: "peerTls", env: "SEALBOX_PEER_TLS", kind: "bool" },
   { key: "peerCaPath", env: "SEALBOX_PEER_CA", kind: "nullable-string" },
   { key: "relayRetryBaseMs", env: "SEALBOX_RELAY_RETRY_BASE_MS", kind: "int" },
+  { key: "peerKeepaliveMs", env: "SEALBOX_PEER_KEEPALIVE_MS", kind: "int" },
 ];
 
 export const DEFAULT_SETTINGS: NodeSettings = {
@@ -156,6 +160,7 @@ export const DEFAULT_SETTINGS: NodeSettings = {
   peerTls: false,
   peerCaPath: null,
   relayRetryBaseMs: 5_000,
+  peerKeepaliveMs: PEER_LIMITS.proxyKeepaliveMs,
 };
 
 export class SettingsError extends Error {

@@ -13,10 +13,19 @@
  * - Bytes the client pipelined after LOGIN go to the home node first, in order.
  * - When either side closes, the other is closed; back-pressure is kept both
  *   ways (stream.pipe).
+ * - The client never sees its connection end without a BYE: on this node's
+ *   shutdown the home node is asked to say it (in the session's own,
+ *   possibly compressed, stream); when the home node's side ends without
+ *   one (it died, or its link went silent past PEER_LIMITS.proxyKeepaliveMs)
+ *   this node adds it — only between two responses of an uncompressed
+ *   stream, where it cannot corrupt what the client reads.
  */
 import type { Duplex } from "node:stream";
 import { CommandError, type CommandResult } from "./command.ts";
 import type { Session } from "./session.ts";
+import { ResponseBoundaryTracker } from "./wire/response-boundary.ts";
+
+const HOME_LOST_BYE = "* BYE The mailbox's server cannot be reached, try again later.\r\n";
 
 export interface HomeLoginOptions {
   address: string;
@@ -27,7 +36,15 @@ export interface HomeLoginOptions {
   secure: boolean;
 }
 
-export type HomeSessionData = { ok: true; connection: Duplex; capabilities: string[] } | { ok: false; code: string; text: string };
+/** The home node's side of a proxied session, as this node sees it. */
+export interface HomeConnection extends Duplex {
+  /** True once the home node's session deflates its output (RFC 4978): nothing may be added to the stream here. */
+  readonly peerCompressed: boolean;
+  /** Asks the home node to end the session with BYE: now if between commands, else after the current one. */
+  requestShutdown(): void;
+}
+
+export type HomeSessionData = { ok: true; connection: HomeConnection; capabilities: string[] } | { ok: false; code: string; text: string };
 
 export interface HomeProxy {
   /** Logs the client in on `homeNode` and returns the session's byte stream. Never throws. */
@@ -46,18 +63,29 @@ export async function proxyToHome(session: Session, proxy: HomeProxy, homeNode: 
   };
 }
 
-async function pipeToHome(session: Session, connection: Duplex): Promise<void> {
-  const { socket, pipelined } = session.handOver(() => connection.destroy());
+async function pipeToHome(session: Session, connection: HomeConnection): Promise<void> {
+  const { socket, pipelined } = session.handOver(() => connection.requestShutdown());
+  const responses = new ResponseBoundaryTracker();
   const ended = new Promise<void>((resolve) => {
-    if (connection.destroyed) return resolve();
-    connection.once("close", () => resolve());
+    let done = false;
+    // The home node's side is gone (LOGOUT, its timeout or shutdown, or the node or its link died): the client's goes too.
+    const finish = () => {
+      if (done) return;
+      done = true;
+      if (!responses.byeSeen && responses.atBoundary && !connection.peerCompressed) socket.end(HOME_LOST_BYE);
+      else socket.end();
+      resolve();
+    };
+    if (connection.destroyed) return finish();
+    connection.once("end", finish);
+    connection.once("close", finish);
   });
   connection.on("error", () => connection.destroy());
-  // The home node's side is gone (LOGOUT, its timeout, or the node died): the client's goes too.
-  connection.once("close", () => socket.end());
   socket.once("close", () => connection.destroy());
+  // Seen in the order written, so the tracker always describes what the client has been sent.
+  connection.on("data", (chunk: Buffer) => responses.track(chunk));
   if (pipelined.length > 0) connection.write(pipelined);
-  connection.pipe(socket);
+  connection.pipe(socket, { end: false });
   socket.pipe(connection);
   socket.resume();
   await ended;

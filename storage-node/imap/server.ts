@@ -45,7 +45,15 @@ export interface ProxiedLoginOptions {
   secure: boolean;
 }
 
-export type ProxiedSessionData = { ok: true; capabilities: string[]; start(): void } | { ok: false; code: string; text: string };
+export type ProxiedSessionData =
+  | {
+      ok: true;
+      capabilities: string[];
+      start(): void;
+      /** The other node is shutting down: BYE now if between commands, else after the current one. */
+      shutdown(): void;
+    }
+  | { ok: false; code: string; text: string };
 
 export interface ImapServer {
   listen(options: { port: number; host: string; implicitTls?: boolean }): Promise<{ port: number }>;
@@ -153,7 +161,12 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
         void session.run();
         return { ok: false, code: "UNAVAILABLE", text: "Server shutting down." };
       }
-      return { ok: true, capabilities: session.capabilities(), start: () => track(session, () => undefined) };
+      return {
+        ok: true,
+        capabilities: session.capabilities(),
+        start: () => track(session, () => session.logger.info("proxied imap session ended")),
+        shutdown: () => session.shutdown(),
+      };
     },
     async listen({ port, host, implicitTls = false }) {
       if (implicitTls && !secureContext) throw new Error("implicit TLS needs a certificate");

@@ -40,7 +40,12 @@ import { ResponseWriter, type OutputSink } from "./wire/response-writer.ts";
  * What a session reads from and writes to: a TCP or TLS socket, or the byte
  * stream of a session proxied from another node (peer/websocket-connection.ts).
  */
-export type SessionSocket = Duplex & { readonly remoteAddress?: string; setTimeout(ms: number): unknown };
+export type SessionSocket = Duplex & {
+  readonly remoteAddress?: string;
+  setTimeout(ms: number): unknown;
+  /** A proxied session's stream: told before the first deflated byte, so the other node adds nothing after it. */
+  announceCompression?(): void;
+};
 
 export type SessionState = "not-authenticated" | "authenticated" | "selected" | "logout";
 
@@ -414,10 +419,12 @@ export class Session {
   /**
    * RFC 4978 COMPRESS=DEFLATE: called after the tagged OK went out uncompressed.
    * Input is inflated before the byte reader sees it; every flush of the writer
-   * is deflated and sync-flushed so the client can read each response at once.
+   * is deflated and sync-flushed so the client can read each response at once,
+   * and completes only when its deflated bytes were written to the socket.
    */
   async startCompression(): Promise<void> {
     const socket = this.socket;
+    socket.announceCompression?.();
     socket.off("data", this.dataListener);
     const inflate = createInflateRaw();
     const deflate = createDeflateRaw({ level: 6 });
@@ -432,13 +439,18 @@ export class Session {
     const pending = this.reader.discardBuffered();
     if (pending > 0) this.logger.debug({ bytes: pending }, "dropping input pipelined before compression took effect");
     const socketSink = this.sinkFor(socket);
+    // A flush is done once its deflated bytes reached the socket: a BYE before the close is not lost.
+    let deflated: Promise<void> = Promise.resolve();
     this.out.setSink({
       write: (chunk) => {
         deflate.write(chunk);
-        deflate.flush(zlibConstants.Z_SYNC_FLUSH);
-        return !socket.writableNeedDrain;
+        deflated = new Promise((resolve) => deflate.flush(zlibConstants.Z_SYNC_FLUSH, () => resolve()));
+        return false;
       },
-      drain: () => socketSink.drain(),
+      drain: async () => {
+        await deflated;
+        await socketSink.drain();
+      },
     });
     this.compressed = true;
   }

@@ -10,12 +10,15 @@
  * - The frame's bytes are zeroed once parsed; the password lives only in the
  *   login call and is never logged. A refusal is the response code a direct
  *   login would get, so the client sees the same NO either way.
+ * - A `shutdown` signal from the dialling node ends the session as this
+ *   node's own shutdown would: BYE between commands, or after the current
+ *   one, in the session's own (possibly compressed) stream.
  */
 import type { RawData, WebSocket } from "ws";
 import type { ImapServer } from "../imap/server.ts";
 import { PEER_LIMITS } from "../limits.ts";
 import type { Logger } from "../log.ts";
-import { parseProxyLogin, type ProxyAnswerData, type ProxyRefusalCode } from "./imap-proxy-protocol.ts";
+import { parseProxyLogin, type ProxyAnswerData, type ProxyControlData, type ProxyRefusalCode } from "./imap-proxy-protocol.ts";
 import { WebSocketConnection } from "./websocket-connection.ts";
 
 const REFUSAL_CODES: readonly string[] = ["AUTHENTICATIONFAILED", "UNAVAILABLE", "NOPERM", "LIMIT"];
@@ -33,7 +36,7 @@ export function acceptProxiedSession(ws: WebSocket, peerId: string, imap: ImapSe
       ws.close(1007, "invalid login frame");
       return;
     }
-    const connection = new WebSocketConnection(ws, login.ip);
+    const connection = new WebSocketConnection(ws, { remoteAddress: login.ip });
     connection.on("error", () => undefined);
     imap.adoptProxied(connection, login).then(
       (result) => {
@@ -45,6 +48,10 @@ export function acceptProxiedSession(ws: WebSocket, peerId: string, imap: ImapSe
           logger.info({ peer: peerId }, "proxied imap session accepted");
           // Started even when the socket is already gone: the session then ends at once and closes the mailbox.
           result.start();
+          // The client-facing node is shutting down: BYE from here, where the stream's state (COMPRESS) is known.
+          connection.on("control", (frame: ProxyControlData) => {
+            if (frame.type === "shutdown") result.shutdown();
+          });
         } else {
           ws.close(1000, "login refused");
         }

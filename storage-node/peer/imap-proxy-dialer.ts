@@ -12,6 +12,8 @@
  *   `UNAVAILABLE`; the home node's refusal is passed on with its code.
  * - At most PEER_LIMITS.maxProxiedSessionsPerPeer sessions per home node
  *   from this node; one more is `UNAVAILABLE` without a dial.
+ * - An open session's link is kept alive with pings (PEER_LIMITS.proxyKeepaliveMs):
+ *   a home node gone silent ends the session's stream with an error.
  */
 import { WebSocket, type RawData } from "ws";
 import { handshakeHeaders, signHandshake } from "../../shared/tunnel/handshake.ts";
@@ -30,7 +32,7 @@ export interface ImapProxyDialerOptions {
   logger: Logger;
   /** Extra trusted CA (PEM) for wss:// peers. */
   ca?: string;
-  limits?: { [K in "maxProxiedSessionsPerPeer" | "proxyLoginTimeoutMs" | "handshakeTimeoutMs" | "maxFrameBytes"]?: number };
+  limits?: { [K in "maxProxiedSessionsPerPeer" | "proxyLoginTimeoutMs" | "handshakeTimeoutMs" | "maxFrameBytes" | "proxyKeepaliveMs"]?: number };
 }
 
 const UNAVAILABLE: HomeSessionData = { ok: false, code: "UNAVAILABLE", text: "The mailbox is temporarily unavailable, try again later." };
@@ -47,6 +49,7 @@ export class ImapProxyDialer implements HomeProxy {
       proxyLoginTimeoutMs: options.limits?.proxyLoginTimeoutMs ?? PEER_LIMITS.proxyLoginTimeoutMs,
       handshakeTimeoutMs: options.limits?.handshakeTimeoutMs ?? PEER_LIMITS.handshakeTimeoutMs,
       maxFrameBytes: options.limits?.maxFrameBytes ?? PEER_LIMITS.maxFrameBytes,
+      proxyKeepaliveMs: options.limits?.proxyKeepaliveMs ?? PEER_LIMITS.proxyKeepaliveMs,
     };
   }
 
@@ -137,7 +140,7 @@ export class ImapProxyDialer implements HomeProxy {
           return settle({ ok: false, code: answer.code, text: answer.text });
         }
         // Attached in the same tick as the answer: the session's first bytes cannot be missed.
-        const connection = new WebSocketConnection(socket);
+        const connection = new WebSocketConnection(socket, { keepaliveMs: this.limits.proxyKeepaliveMs });
         settle({ ok: true, connection, capabilities: answer.capabilities });
       };
       socket.on("message", onAnswer);

@@ -7,7 +7,12 @@
  *   C → B  one text frame   {"type":"login","address","password","ip","secure"}
  *   B → C  one text frame   {"type":"ok","capabilities":[…]}
  *                        or {"type":"no","code":<RFC 5530 code>,"text":…}
- *   then binary frames both ways: the IMAP bytes, copied unchanged.
+ *   then binary frames both ways: the IMAP bytes, copied unchanged,
+ *   and, between them, text frames that are signals, never IMAP bytes:
+ *   C → B  {"type":"shutdown"}   C is shutting down: end the session with BYE
+ *                                (now if between commands, else after the current one)
+ *   B → C  {"type":"compressed"} every later byte is deflated (RFC 4978): C can
+ *                                no longer add a BYE of its own to the stream
  *
  * Invariants:
  * - B checks the password itself (it unwraps the mailbox key from the
@@ -38,6 +43,9 @@ export interface ProxyLoginData {
 export type ProxyRefusalCode = "AUTHENTICATIONFAILED" | "UNAVAILABLE" | "NOPERM" | "LIMIT";
 
 export type ProxyAnswerData = { type: "ok"; capabilities: string[] } | { type: "no"; code: ProxyRefusalCode; text: string };
+
+/** A signal between the binary frames of a running session. */
+export type ProxyControlData = { type: "shutdown" } | { type: "compressed" };
 
 const REFUSAL_CODES: readonly string[] = ["AUTHENTICATIONFAILED", "UNAVAILABLE", "NOPERM", "LIMIT"];
 
@@ -73,5 +81,11 @@ export function parseProxyAnswer(text: string): ProxyAnswerData | null {
     if (!/^[\x20-\x7e]*$/.test(value.text)) return null;
     return { type: "no", code: value.code as ProxyRefusalCode, text: value.text };
   }
+  return null;
+}
+
+export function parseProxyControl(text: string): ProxyControlData | null {
+  const value = parseObject(text);
+  if (value?.type === "shutdown" || value?.type === "compressed") return { type: value.type };
   return null;
 }

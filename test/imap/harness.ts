@@ -156,11 +156,19 @@ export class WireClient {
   compress(): void {
     const socket = this.socket;
     socket.removeAllListeners("data");
+    socket.removeAllListeners("close");
     const inflate = createInflateRaw();
     inflate.on("data", (chunk: Buffer) => {
       this.buffer = Buffer.concat([this.buffer, chunk]);
       this.wake();
     });
+    // Inflation is asynchronous: the connection counts as closed only once the last bytes are inflated.
+    inflate.on("close", () => {
+      this.closed = true;
+      this.wake();
+    });
+    inflate.on("error", () => inflate.destroy());
+    socket.on("close", () => inflate.end());
     socket.on("data", (chunk: Buffer) => inflate.write(chunk));
     const deflate = createDeflateRaw();
     deflate.on("data", (chunk: Buffer) => socket.write(chunk));

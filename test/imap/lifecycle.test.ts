@@ -19,6 +19,9 @@ describe("COMPRESS=DEFLATE (RFC 4978)", () => {
       const fetch = await client.command("FETCH 1 BODY.PEEK[]");
       expect(fetch.lines).toEqual([`* 1 FETCH (BODY[] {${raw.length}}\r\n${raw})`]);
       expect((await client.command("COMPRESS DEFLATE")).tagged).toMatch(/NO \[COMPRESSIONACTIVE\]/);
+      // The last deflated responses reach the client before the connection closes.
+      const logout = await client.command("LOGOUT");
+      expect([logout.lines, logout.status]).toEqual([["* BYE Logging out."], "OK"]);
       client.close();
     } finally {
       await server.close();

@@ -8,9 +8,17 @@
  * and stores; a session on B and the proxied session on A see each other's
  * changes at once (IDLE); A's login answers carry the capabilities of the
  * session B runs; a wrong password through A gets the same NO as on B; A
- * never holds a file of the mailbox; a killed B closes A's proxied client
- * while A keeps serving others; with B down the login is NO [UNAVAILABLE];
- * neither node logs the password, the address or message content.
+ * never holds a file of the mailbox; COMPRESS=DEFLATE runs on B through
+ * A's byte copy (imapflow turns it on by itself; a raw zlib client checks a
+ * fetch byte for byte, IDLE news and the bytes on the wire); a graceful stop
+ * of B, or of A, ends every proxied client with BYE — idle, in IDLE or
+ * compressed — with B's side of each session ended and an APPEND answered OK
+ * before A's stop in the mailbox; a B that stops answering (SIGSTOP) ends
+ * the client with BYE through the keepalive, while a pause shorter than
+ * PEER_LIMITS.proxyKeepaliveMs (set to KEEPALIVE_MS here) keeps it; a killed
+ * B ends A's proxied client with BYE while A keeps serving others; with B
+ * down the login is NO [UNAVAILABLE]; neither node logs the password, the
+ * address or message content.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
@@ -23,10 +31,16 @@ import { openImapWire } from "../support/imap-wire.ts";
 import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
 import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
 import { filesUnder, imapClient, markedMessage, sendToMx } from "../support/mail-clients.ts";
+import { appendMessage, quote, WireClient } from "../imap/harness.ts";
+
+/** A's keepalive in this test: long enough for a loaded machine, short enough to wait for. */
+const KEEPALIVE_MS = 3_000;
 
 interface NodeSlot {
   keys: { nodeId: string; secretKey: string; publicKey: string };
   dataDir: string;
+  /** Kept across restarts: it opens the node's spool database. */
+  spoolKey: string;
   mxPort: number;
   peerPort: number;
   process: NodeProcessHandle | null;
@@ -46,6 +60,7 @@ describe("IMAP sessions proxied to the home node over the peer link", () => {
   const slot = async (label: string): Promise<NodeSlot> => ({
     keys: await registerTestNode(edge, label),
     dataDir: await mkdtemp(path.join(tmpdir(), `sealbox-proxy-${label}-`)),
+    spoolKey: newSpoolKey(),
     mxPort: await freePort(),
     peerPort: await freePort(),
     process: null,
@@ -58,11 +73,12 @@ describe("IMAP sessions proxied to the home node over the peer link", () => {
       secretKey: node.keys.secretKey,
       dataDir: node.dataDir,
       env: {
-        SEALBOX_SPOOL_KEY: newSpoolKey(),
+        SEALBOX_SPOOL_KEY: node.spoolKey,
         SEALBOX_MX_PORT: String(node.mxPort),
         SEALBOX_PEER_PORT: String(node.peerPort),
         SEALBOX_DNS_SERVERS: "127.0.0.1:9",
         SEALBOX_LOG_LEVEL: "info",
+        SEALBOX_PEER_KEEPALIVE_MS: String(KEEPALIVE_MS),
       },
     });
     const started = node.process;
@@ -72,6 +88,27 @@ describe("IMAP sessions proxied to the home node over the peer link", () => {
 
   const aPort = () => a.process!.imapPort;
   const bPort = () => b.process!.imapPort;
+
+  /** A raw client logged in as alice on `port`; with `compressed`, after COMPRESS DEFLATE (RFC 4978). */
+  const wireLogin = async (port: number, options: { compressed?: boolean } = {}): Promise<WireClient> => {
+    const client = await WireClient.connect(port);
+    expect(await client.readLine()).toMatch(/^\* OK /);
+    expect((await client.command(`LOGIN ${alice.address} ${quote(alice.password)}`)).status).toBe("OK");
+    if (options.compressed) {
+      expect((await client.command("COMPRESS DEFLATE")).tagged).toMatch(/ OK /);
+      client.compress();
+    }
+    return client;
+  };
+
+  /** Every line up to the close of the connection. */
+  const linesUntilClosed = async (client: WireClient): Promise<string[]> => {
+    const lines: string[] = [];
+    for (let line = await client.readLine(); line !== null; line = await client.readLine()) lines.push(line);
+    return lines;
+  };
+
+  const sessionLogs = (node: NodeSlot, msg: string) => node.process!.logs.filter((l) => l.msg === msg).length;
 
   beforeAll(async () => {
     edge = await startEdge();
@@ -221,19 +258,121 @@ describe("IMAP sessions proxied to the home node over the peer link", () => {
     expect(a.process!.logs.some((l) => l.msg === "imap login proxied to the home node")).toBe(true);
   });
 
-  it("closes A's proxied client when B dies, keeps serving others, and answers NO [UNAVAILABLE] while B is down", async () => {
-    const onA = await openImapWire(aPort());
-    expect((await onA.command(`LOGIN ${alice.address} "${alice.password}"`)).status).toMatch(/^OK/);
-    expect((await onA.command("SELECT INBOX")).status).toMatch(/^OK/);
-    await b.process!.kill();
-    // The client sees the connection end (no further line, or at most a BYE).
-    let closed = false;
+  it("runs COMPRESS=DEFLATE on B through A: a fetch byte for byte and B's append seen in IDLE, deflated on the wire", async () => {
+    const marker = `z${randomBytes(6).toString("hex")}`;
+    const body = `Subject: compressed ${marker}\r\n\r\n${"deflate me ".repeat(300)}${marker}\r\n`;
+    const onB = await wireLogin(bPort());
+    const onA = await wireLogin(aPort(), { compressed: true });
     try {
-      for (;;) expect(await onA.readLine()).toMatch(/^\* BYE/);
-    } catch (error) {
-      closed = /connection closed/.test(String(error));
+      const appended = await appendMessage(onB, "INBOX", body);
+      const uid = /APPENDUID \d+ (\d+)/.exec(appended.tagged)?.[1];
+      expect(uid).toBeDefined();
+      const wire: Buffer[] = [];
+      onA.socket.on("data", (chunk: Buffer) => wire.push(chunk));
+      const selected = await onA.command("SELECT INBOX");
+      expect(selected.status).toBe("OK");
+      const exists = existsCount(selected.lines);
+      const fetched = await onA.command(`UID FETCH ${uid} BODY.PEEK[]`);
+      expect(fetched.lines.join("\r\n")).toContain(`BODY[] {${body.length}}\r\n${body})`);
+      // The client's bytes were deflated: smaller than the message, and without its text.
+      const received = Buffer.concat(wire);
+      expect(received.length).toBeLessThan(body.length);
+      expect(received.includes(marker)).toBe(false);
+
+      onA.write("i1 IDLE\r\n");
+      expect(await onA.readLine()).toMatch(/^\+ /);
+      expect((await appendMessage(onB, "INBOX", `Subject: news ${marker}\r\n\r\nnews\r\n`)).status).toBe("OK");
+      expect(await onA.readLine()).toBe(`* ${exists + 1} EXISTS`);
+      onA.write("DONE\r\n");
+      expect((await onA.readTagged("i1")).status).toBe("OK");
+      const logout = await onA.command("LOGOUT");
+      expect(logout.lines[0]).toMatch(/^\* BYE /);
+    } finally {
+      onA.close();
+      onB.close();
     }
-    expect(closed).toBe(true);
+  });
+
+  it("ends A's proxied clients with B's BYE when B shuts down: selected, in IDLE and compressed", async () => {
+    const selected = await wireLogin(aPort());
+    const idling = await wireLogin(aPort());
+    const compressed = await wireLogin(aPort(), { compressed: true });
+    try {
+      for (const client of [selected, idling, compressed]) expect((await client.command("SELECT INBOX")).status).toBe("OK");
+      idling.write("i1 IDLE\r\n");
+      expect(await idling.readLine()).toMatch(/^\+ /);
+      expect(await b.process!.stop()).toBe(0);
+      for (const client of [selected, idling, compressed]) expect(await linesUntilClosed(client)).toEqual(["* BYE Server shutting down."]);
+    } finally {
+      for (const client of [selected, idling, compressed]) client.close();
+      await b.process!.stop();
+      await start(b);
+    }
+  });
+
+  it("ends A's proxied clients with BYE when A shuts down; B ends its side and keeps what A's client appended", async () => {
+    const marker = `s${randomBytes(6).toString("hex")}`;
+    const selected = await wireLogin(aPort());
+    const idling = await wireLogin(aPort());
+    const compressed = await wireLogin(aPort(), { compressed: true });
+    try {
+      expect((await appendMessage(selected, "INBOX", `Subject: before stop ${marker}\r\n\r\nkept\r\n`)).tagged).toMatch(/ OK \[APPENDUID /);
+      for (const client of [selected, idling, compressed]) expect((await client.command("SELECT INBOX")).status).toBe("OK");
+      idling.write("i1 IDLE\r\n");
+      expect(await idling.readLine()).toMatch(/^\+ /);
+      expect(sessionLogs(b, "proxied imap session accepted")).toBeGreaterThanOrEqual(3);
+      expect(await a.process!.stop()).toBe(0);
+      // B said it, in each session's own stream (the compressed one deflated).
+      for (const client of [selected, idling, compressed]) expect(await linesUntilClosed(client)).toEqual(["* BYE Server shutting down."]);
+      await eventually(
+        () => sessionLogs(b, "proxied imap session ended") === sessionLogs(b, "proxied imap session accepted"),
+        10_000,
+        "B to end every proxied session",
+      );
+    } finally {
+      for (const client of [selected, idling, compressed]) client.close();
+      await a.process!.stop();
+      await start(a);
+    }
+    const direct = await wireLogin(bPort());
+    try {
+      expect((await direct.command("SELECT INBOX")).status).toBe("OK");
+      expect((await direct.command(`SEARCH SUBJECT "${marker}"`)).lines[0]).toMatch(/^\* SEARCH \d+$/);
+    } finally {
+      direct.close();
+    }
+  });
+
+  it("ends A's proxied client with BYE once B stops answering for the keepalive limit, and not before", async () => {
+    const client = await wireLogin(aPort());
+    const pid = b.process!.child.pid!;
+    try {
+      expect((await client.command("SELECT INBOX")).status).toBe("OK");
+      // Silent for a tenth of the limit: the session goes on.
+      process.kill(pid, "SIGSTOP");
+      await new Promise((resolve) => setTimeout(resolve, KEEPALIVE_MS / 10));
+      process.kill(pid, "SIGCONT");
+      expect((await client.command("NOOP")).status).toBe("OK");
+      // Silent for good: A notices while B is still stopped (TCP alone would wait for minutes).
+      process.kill(pid, "SIGSTOP");
+      expect(await linesUntilClosed(client)).toEqual([expect.stringMatching(/^\* BYE /)]);
+    } finally {
+      process.kill(pid, "SIGCONT");
+      client.close();
+    }
+    // Resumed, B finds the link gone and ends its side.
+    await eventually(
+      () => sessionLogs(b, "proxied imap session ended") === sessionLogs(b, "proxied imap session accepted"),
+      10_000,
+      "B to end the session whose link A dropped",
+    );
+  });
+
+  it("ends A's proxied client with BYE when B dies, keeps serving others, and answers NO [UNAVAILABLE] while B is down", async () => {
+    const onA = await wireLogin(aPort());
+    expect((await onA.command("SELECT INBOX")).status).toBe("OK");
+    await b.process!.kill();
+    expect(await linesUntilClosed(onA)).toEqual([expect.stringMatching(/^\* BYE /)]);
     onA.close();
 
     // A still serves a mailbox whose first login places it on A.
