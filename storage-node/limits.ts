@@ -71,6 +71,8 @@ export const STORE_HEAD_CACHE_BYTES = 1_000_000;
 /**
  * Parsed ENVELOPE/BODYSTRUCTURE an open SQLite mailbox handle keeps on the main
  * thread for FETCH (characters of their JSON, least recently used dropped first).
+ * IMAP keeps the formatted text of each object while the object lives, about
+ * as many characters again (commands/fetch.ts).
  */
 export const STORE_FETCH_HEAD_CACHE_BYTES = 256_000;
 /** A TEXT/BODY search with at most this many index candidates reads only their rows; more, and the folder is scanned. */

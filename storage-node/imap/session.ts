@@ -31,7 +31,7 @@ import { COMMAND_TABLE } from "./command-table.ts";
 import { capabilityList } from "./capabilities.ts";
 import type { HomeProxy } from "./home-proxy.ts";
 import type { ImapLimits } from "./session-limits.ts";
-import { SequenceTracker } from "./tracker.ts";
+import { SequenceTracker, type SyncOptions } from "./tracker.ts";
 import { ByteReader, ConnectionClosedError } from "./wire/byte-reader.ts";
 import { CommandCursor, LiteralRefusedError, ParseError, type CursorHost } from "./wire/command-cursor.ts";
 import { ResponseWriter, type OutputSink } from "./wire/response-writer.ts";
@@ -100,6 +100,8 @@ export class Session {
   private ended = false;
   /** Set by the mailbox watcher when the selected folder changed; sync skips the store otherwise. */
   private selectedDirty = true;
+  /** The folder a running SELECT/EXAMINE reads: its changes count before it is selected. */
+  private selecting: string | null = null;
   private unwatchMailbox: (() => void) | null = null;
   private readonly dataListener = (chunk: Buffer): void => this.reader.push(chunk);
 
@@ -319,26 +321,47 @@ export class Session {
   /** Untagged updates for the selected folder (RFC 3501 §7, §5.5). */
   async syncSelected(allowExpunge: boolean): Promise<void> {
     if (!this.selected || !this.mailbox) return;
-    if (!this.selectedDirty && !this.selected.tracker.hasPendingExpunges) return;
+    const { name, tracker, readOnly } = this.selected;
+    if (!this.selectedDirty) {
+      // Nothing new since the last sync; expunges held back then may go out now.
+      if (allowExpunge && tracker.hasPendingExpunges) await tracker.syncUnchanged(this.mailbox, name, this.out, this.syncOptions(allowExpunge, readOnly));
+      return;
+    }
     // Cleared before the store call, so a change committed during it marks the folder again.
     this.selectedDirty = false;
-    await this.selected.tracker.sync(this.mailbox, this.selected.name, this.out, {
-      allowExpunge,
-      condstore: this.condstore,
-      qresync: this.qresync,
-      readOnly: this.selected.readOnly,
-    });
+    await tracker.sync(this.mailbox, name, this.out, this.syncOptions(allowExpunge, readOnly));
+    // The session's next write brings what changed after this, saving the store call of the sync after it.
+    if (this.selected?.tracker === tracker) this.mailbox.follow(name, tracker.modseq);
   }
 
-  /** The selected folder may have changed (a watch event, or a new selection). */
+  private syncOptions(allowExpunge: boolean, readOnly: boolean): SyncOptions {
+    return { allowExpunge, condstore: this.condstore, qresync: this.qresync, readOnly };
+  }
+
+  /** The selected folder may have changed (a watch event, a rename). */
   markSelectedDirty(): void {
     this.selectedDirty = true;
+  }
+
+  /**
+   * SELECT/EXAMINE of `folder` starts: a change committed from now on marks
+   * it, so the first sync after the selection asks the store only when the
+   * selection's own read may have missed something.
+   */
+  beginSelect(folder: string): void {
+    this.selecting = folder;
+    this.selectedDirty = false;
+  }
+
+  /** The selection that `beginSelect` started is in place (or failed). */
+  endSelect(): void {
+    this.selecting = null;
   }
 
   /** Called by LOGIN/AUTHENTICATE once the authenticator accepted the client. */
   setAuthenticated(mailbox: Mailbox, mailboxId: string): void {
     this.unwatchMailbox = mailbox.watch((event) => {
-      if (this.selected && event.folder === this.selected.name) this.selectedDirty = true;
+      if (event.folder === (this.selected?.name ?? this.selecting)) this.selectedDirty = true;
     });
     this.mailbox = mailbox;
     this.mailboxId = mailboxId;

@@ -261,6 +261,18 @@ export class SequenceTracker {
   /** Brings the client up to date with changes made by other sessions. */
   async sync(mailbox: Mailbox, folder: string, out: ResponseWriter, options: SyncOptions): Promise<void> {
     const changes: ChangesData = await mailbox.changesSince(folder, this.modseq);
+    await this.apply(changes, mailbox, folder, out, options);
+  }
+
+  /**
+   * `sync` when nothing changed since the last one (no change event came):
+   * only what was held back may go out now, without asking the store.
+   */
+  async syncUnchanged(mailbox: Mailbox, folder: string, out: ResponseWriter, options: SyncOptions): Promise<void> {
+    await this.apply({ highestModseq: this.modseq, changed: [], expunged: [], keywords: [] }, mailbox, folder, out, options);
+  }
+
+  private async apply(changes: ChangesData, mailbox: Mailbox, folder: string, out: ResponseWriter, options: SyncOptions): Promise<void> {
     this.announceKeywords(changes.keywords, out, options.readOnly);
     const expunged = new Set(changes.expunged);
     if (this.pendingExpunges.size === 0) this.pendingSince = this.modseq;

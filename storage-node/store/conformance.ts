@@ -360,6 +360,18 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         expect(got.bodyStructure?.children?.length).toBe(3);
       });
 
+      it("answers each message's own envelope after an expunge frees the newest content", async () => {
+        const mb = await fresh();
+        for (const subject of ["first", "second"]) {
+          await mb.append("INBOX", enc.encode(testMessage({ subject })));
+          const uid = (await mb.uids("INBOX")).at(-1)!;
+          // Fetched twice: the second answer may come from a cache, and must still be this message's.
+          for (let i = 0; i < 2; i++) expect((await fetchOne(mb, "INBOX", uid, { envelope: true, bodyStructure: true })).envelope?.subject).toBe(subject);
+          await mb.storeFlags("INBOX", [{ start: uid, end: uid }], { op: "add", flags: ["\\Deleted"] });
+          expect(await mb.expunge("INBOX")).toEqual([uid]);
+        }
+      });
+
       it("resolves every section kind", async () => {
         const mb = await fresh();
         await mb.append("INBOX", enc.encode(MULTIPART_MESSAGE));
@@ -1035,6 +1047,57 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
       });
     });
 
+    describe("follow (answers as without it)", () => {
+      it("changesSince after a handle's own writes holds every change, also another handle's", async () => {
+        const id = newId();
+        const key = randomBytes(32);
+        const a = await store.open({ id, key, create: true });
+        const b = await store.open({ id, key });
+        try {
+          for (let i = 0; i < 4; i++) await a.append("INBOX", enc.encode(testMessage()));
+          const base = (await a.status("INBOX")).highestModseq;
+          a.follow("INBOX", base);
+          await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Flagged"] });
+          const own = await a.changesSince("INBOX", base);
+          expect(own).toEqual(await b.changesSince("INBOX", base));
+          expect(own.changed.map((c) => c.uid)).toEqual([1]);
+
+          a.follow("INBOX", own.highestModseq);
+          await a.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["Work"] });
+          await b.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
+          await b.expunge("INBOX");
+          await b.append("INBOX", enc.encode(testMessage()));
+          const both = await a.changesSince("INBOX", own.highestModseq);
+          expect(both).toEqual(await b.changesSince("INBOX", own.highestModseq));
+          expect(both.changed.map((c) => c.uid)).toEqual([2, 5]);
+          expect(both.expunged).toEqual([3]);
+          expect(both.keywords).toEqual(["Work"]);
+
+          // Asked from another mod-sequence, or for another folder, the answer is the store's own.
+          a.follow("INBOX", both.highestModseq);
+          await a.expunge("INBOX");
+          expect(await a.changesSince("INBOX", base)).toEqual(await b.changesSince("INBOX", base));
+          await a.append("INBOX", enc.encode(testMessage()));
+          await expectStoreError(a.changesSince("Nope", both.highestModseq), "not-found");
+          a.follow(null, 0);
+          await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "remove", flags: ["\\Flagged"] });
+          expect(await a.changesSince("INBOX", both.highestModseq)).toEqual(await b.changesSince("INBOX", both.highestModseq));
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      });
+
+      it("a following write that removes the followed folder still succeeds", async () => {
+        const mb = await fresh();
+        await mb.createFolder("Gone");
+        mb.follow("Gone", 0);
+        await mb.deleteFolder("Gone");
+        await mb.append("INBOX", enc.encode(testMessage()));
+        await expectStoreError(mb.changesSince("Gone", 0), "not-found");
+      });
+    });
+
     describe("\\Recent claims (RFC 3501 §2.3.2)", () => {
       it("hands each new message to exactly one claim; peeks take nothing", async () => {
         const mb = await fresh();
@@ -1086,6 +1149,26 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
           await a.close();
           await b.close();
         }
+      });
+
+      it("select answers status, UIDs and the claim or peek of one folder together", async () => {
+        const mb = await fresh();
+        await mb.append("INBOX", enc.encode(testMessage()));
+        await mb.append("INBOX", enc.encode(testMessage()), { flags: ["\\Seen"] });
+        const peek = await mb.select("INBOX", { recent: "peek" });
+        expect(peek.uids).toEqual([1, 2]);
+        expect(peek.recent).toEqual({ firstUid: 1, uidNext: 3 });
+        expect(peek.status).toEqual({ ...(await mb.status("INBOX")), recent: 2 });
+        const claim = await mb.select("INBOX", { recent: "claim" });
+        expect(claim.recent).toEqual({ firstUid: 1, uidNext: 3 });
+        // The status was read before the claim moved: it still counts the two as recent.
+        expect(claim.status.recent).toBe(2);
+        expect((await mb.status("INBOX")).recent).toBe(0);
+        const plain = await mb.select("INBOX", { recent: null });
+        expect(plain.recent).toBeNull();
+        expect(plain.uids).toEqual([1, 2]);
+        expect(await mb.claimRecent("INBOX", { peek: true })).toEqual({ firstUid: 3, uidNext: 3 });
+        await expectStoreError(mb.select("Nope", { recent: "claim" }), "not-found");
       });
 
       it("starts a fresh claim for the new INBOX when INBOX is renamed", async () => {

@@ -43,6 +43,8 @@ import {
   type QuotaData,
   type RecentClaimData,
   type SearchKey,
+  type SelectData,
+  type SelectOptions,
   type SectionData,
   type SortKey,
   type SpecialUse,
@@ -441,6 +443,19 @@ class MemoryMailbox implements Mailbox {
     if (!options?.peek) f.firstRecentUid = f.uidNext;
     return claim;
   }
+
+  async select(folder: string, options: SelectOptions): Promise<SelectData> {
+    // The three bodies run synchronously, one after the other: nothing can land between them.
+    const [status, uids, recent] = await Promise.all([
+      this.status(folder),
+      this.uids(folder),
+      options.recent === null ? null : this.claimRecent(folder, { peek: options.recent === "peek" }),
+    ]);
+    return { status, uids, recent };
+  }
+
+  /** Every call is answered in memory at once: nothing to read ahead. */
+  follow(): void {}
 
   async quota(): Promise<QuotaData> {
     const s = this.live();

@@ -9,7 +9,13 @@
  *   never carry keys or message content.
  */
 
-import type { FetchOptions, MailboxChangeEvent, StoreErrorKind } from "./types.ts";
+import type { ChangesData, FetchOptions, MailboxChangeEvent, StoreErrorKind } from "./types.ts";
+
+/** A write that should also read the changes in `folder` since `modseq`, right after it (Mailbox.follow). */
+export interface FollowArgs {
+  folder: string;
+  modseq: number;
+}
 
 export interface WorkerRequest {
   t: "req";
@@ -17,6 +23,7 @@ export interface WorkerRequest {
   mailbox: string;
   op: string;
   args: unknown[];
+  follow?: FollowArgs;
 }
 
 export interface WorkerChunk {
@@ -31,6 +38,8 @@ export interface WorkerResponse {
   ok: boolean;
   value?: unknown;
   error?: { kind: StoreErrorKind; message: string };
+  /** Answer to `follow`: read in the write's own task, after it. */
+  changes?: ChangesData;
 }
 
 export interface WorkerEvent {
@@ -39,7 +48,13 @@ export interface WorkerEvent {
   event: MailboxChangeEvent;
 }
 
-export type ToWorker = WorkerRequest | WorkerChunk;
+/** Requests and chunks queued in one turn of the main thread's event loop, in order, as one message. */
+export interface WorkerManyIn {
+  t: "many";
+  messages: (WorkerRequest | WorkerChunk)[];
+}
+
+export type ToWorker = WorkerRequest | WorkerChunk | WorkerManyIn;
 /** Several responses and events of one group commit, in order, as one message. */
 export interface WorkerMany {
   t: "many";
@@ -78,6 +93,13 @@ export interface FetchHead {
    * field; the main thread parses it.
    */
   headItems?: string;
+  /**
+   * The worker's serial of the head record `headItems` came from: each record
+   * it decodes gets a new one, never reused by that worker, so one worker's
+   * equal serials always mean equal text (a content id, reused by SQLite
+   * after the highest one is deleted, would not).
+   */
+  headKey?: number;
   sections?: SectionHead[];
 }
 

@@ -4,7 +4,8 @@
  *
  * Invariants:
  * - The main thread never runs SQL: every mailbox operation is a message to the
- *   worker that owns the mailbox (see sqlite-worker.ts).
+ *   worker that owns the mailbox (see sqlite-worker.ts). What one turn of the
+ *   event loop has for a worker leaves as one postMessage, in call order.
  * - Per-mailbox affinity: all open() handles of one id go to one worker while
  *   any handle is open; a new owner is the least-loaded worker.
  * - watch() listeners live in the main thread; the owner posts committed
@@ -16,7 +17,8 @@
  * - Appends of one mailbox reach its owner in call order (UIDs follow the
  *   order of concurrent calls) even when small ones are prepared — parsed,
  *   hashed, compressed — by the least busy worker of the pool, so preparation
- *   runs in parallel with the owner's writes.
+ *   runs in parallel with the owner's writes. The last message of a batch is
+ *   prepared by the owner, in the trip that writes the batch.
  * - A worker that dies is replaced at once. Calls it had in flight fail as
  *   `temporary` (the client retries; appends with a dedupe key are idempotent);
  *   its mailboxes are reopened on the new worker at their next use, refusing a
@@ -35,7 +37,7 @@ import { parseHeadFetchItems, type HeadFetchItems } from "./content-record.ts";
 import { collectBody } from "./read-body.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
 import { checkInternalDate } from "./write-checks.ts";
-import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker } from "./sqlite-protocol.ts";
+import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import {
   StoreError,
   type AppendData,
@@ -55,6 +57,8 @@ import {
   type QuotaData,
   type RecentClaimData,
   type SearchKey,
+  type SelectData,
+  type SelectOptions,
   type SortKey,
   type SpecialUse,
   type StoreFlagsData,
@@ -85,11 +89,37 @@ const TSX_ESM_API = pathToFileURL(createRequire(import.meta.url).resolve("tsx/es
 const WORKER_ENTRY = new URL("./sqlite-worker.ts", import.meta.url).href;
 const WORKER_BOOTSTRAP = `import(${JSON.stringify(TSX_ESM_API)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_ENTRY)}); });`;
 
+interface PendingCall {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  /** Takes the changes a following write read after itself (before `resolve`). */
+  changes?: (changes: ChangesData) => void;
+}
+
+/** The changes a following write read after itself (Mailbox.follow). */
+interface ReadAhead {
+  folder: string;
+  since: number;
+  changes: ChangesData;
+  /** The owner's count of heard events when the write was posted. */
+  events: number;
+}
+
+/** A write's follow request, and where the changes it brings go. */
+interface Following {
+  folder: string;
+  modseq: number;
+  readAhead: (ahead: ReadAhead) => void;
+}
+
 class PoolWorker {
   readonly worker: Worker;
-  readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  readonly pending = new Map<number, PendingCall>();
   mailboxes = 0;
   dead: Error | null = null;
+  /** What this turn of the event loop has for the worker, in order; it leaves as one message. */
+  private outbox: ToWorker[] = [];
+  private outboxTransfer: ArrayBuffer[] = [];
 
   constructor(onEvent: (mailbox: string, e: MailboxChangeEvent) => void, onDeath: (w: PoolWorker) => void) {
     this.worker = new Worker(WORKER_BOOTSTRAP, { eval: true });
@@ -99,6 +129,7 @@ class PoolWorker {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
+      if (m.ok && m.changes) p.changes?.(m.changes);
       if (m.ok) p.resolve(m.value);
       else p.reject(new StoreError(m.error!.kind, m.error!.message));
     };
@@ -112,6 +143,28 @@ class PoolWorker {
     };
     this.worker.on("error", fail);
     this.worker.on("exit", (code) => fail(new Error(`worker exited with code ${code}`)));
+  }
+
+  /**
+   * Queues a message for the worker. Everything queued while the event loop
+   * handles one round of sockets and answers goes in one postMessage, in
+   * order, once that round is over: one copy and one wake-up of the worker
+   * for all the sessions that asked meanwhile.
+   */
+  send(message: ToWorker, transfer: ArrayBuffer[] = []): void {
+    this.outbox.push(message);
+    for (const buffer of transfer) this.outboxTransfer.push(buffer);
+    if (this.outbox.length === 1) setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    const messages = this.outbox;
+    const transfer = this.outboxTransfer;
+    this.outbox = [];
+    this.outboxTransfer = [];
+    // A dead worker's calls were failed already.
+    if (this.dead) return;
+    this.worker.postMessage(messages.length === 1 ? messages[0] : { t: "many", messages }, transfer);
   }
 }
 
@@ -135,6 +188,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     reopen: Promise<void> | "needed" | null;
     /** Settles when the last append submitted so far has been posted to the owner. */
     appendTail: Promise<void>;
+    /** Change events heard for this mailbox, and the mod-sequence of the last (they come in commit order). */
+    events: number;
+    lastEventModseq: number;
   }
   const owners = new Map<string, Owner>();
   const workers: PoolWorker[] = [];
@@ -142,6 +198,11 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
   let closed = false;
 
   const onEvent = (mailbox: string, e: MailboxChangeEvent) => {
+    const o = owners.get(mailbox);
+    if (o) {
+      o.events++;
+      o.lastEventModseq = e.modseq;
+    }
     for (const l of [...(listeners.get(mailbox) ?? [])]) {
       try {
         l(e);
@@ -198,21 +259,28 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     workers.filter((w) => !w.dead).reduce<PoolWorker | null>((a, b) => (a === null || b.pending.size < a.pending.size ? b : a), null);
 
   /** A call to the mailbox's current owner, reopening it there first if its worker died. */
-  const callOwner = <T>(id: string, op: string, args: unknown[]): Promise<T> => {
+  const callOwner = <T>(id: string, op: string, args: unknown[], follow?: Following): Promise<T> => {
     const o = owners.get(id);
     if (!o) return Promise.reject(new StoreError("cannot", "mailbox is not open"));
     const pending = ensureOpen(id, o);
-    if (!pending) return callWorker<T>(o.worker, id, op, args);
-    return pending.then(() => callWorker<T>(o.worker, id, op, args));
+    if (!pending) return callWorker<T>(o.worker, id, op, args, [], follow);
+    return pending.then(() => callWorker<T>(o.worker, id, op, args, [], follow));
   };
 
-  const callWorker = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = []): Promise<T> => {
+  const callWorker = <T>(w: PoolWorker, mailbox: string, op: string, args: unknown[], transfer: ArrayBuffer[] = [], follow?: Following): Promise<T> => {
     if (w.dead) return Promise.reject(new StoreError("temporary", "storage worker stopped"));
     const id = nextId++;
     return new Promise<T>((resolve, reject) => {
-      w.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      const msg: ToWorker = { t: "req", id, mailbox, op, args };
-      w.worker.postMessage(msg, transfer);
+      const call: PendingCall = { resolve: resolve as (v: unknown) => void, reject };
+      const msg: WorkerRequest = { t: "req", id, mailbox, op, args };
+      if (follow) {
+        // Events heard from now on may be newer than what the write reads after itself.
+        const events = owners.get(mailbox)?.events ?? 0;
+        msg.follow = { folder: follow.folder, modseq: follow.modseq };
+        call.changes = (changes) => follow.readAhead({ folder: follow.folder, since: follow.modseq, changes, events });
+      }
+      w.pending.set(id, call);
+      w.send(msg, transfer);
     });
   };
 
@@ -223,11 +291,19 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     private readonly own = new Set<(e: MailboxChangeEvent) => void>();
     /**
      * ENVELOPE/BODYSTRUCTURE parsed from the head JSON the worker sent, keyed by
-     * that text (so a hit is always the same data), at most
-     * STORE_FETCH_HEAD_CACHE_BYTES; dropped with the handle. Shared values:
-     * consumers only read them (as with the memory store).
+     * the worker's serial of that head record (FetchHead.headKey: a number,
+     * and a hit is always the same data), at most STORE_FETCH_HEAD_CACHE_BYTES
+     * of JSON; emptied when the mailbox moves to another worker (whose serials
+     * mean other records), dropped with the handle. Shared values: consumers
+     * only read them (as with the memory store).
      */
-    private readonly headItems = new BoundedCache<string, HeadFetchItems>(STORE_FETCH_HEAD_CACHE_BYTES);
+    private readonly headItems = new BoundedCache<number, HeadFetchItems>(STORE_FETCH_HEAD_CACHE_BYTES);
+    /** The worker whose serials `headItems` holds. */
+    private headItemsWorker: PoolWorker | null = null;
+    /** Set by `follow`: this handle's writes read that folder's changes after themselves. */
+    private following: { folder: string; modseq: number } | null = null;
+    /** What the last following write read; taken by the next changesSince that asks exactly for it. */
+    private readAhead: ReadAhead | null = null;
     constructor(
       readonly id: string,
       readonly generation: number,
@@ -236,6 +312,28 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     private call<T>(op: string, ...args: unknown[]): Promise<T> {
       if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
       return callOwner<T>(this.id, op, args);
+    }
+
+    /** A write to the owner: while the handle follows a folder, its answer brings that folder's changes. */
+    private write<T>(op: string, ...args: unknown[]): Promise<T> {
+      if (this.closed) return Promise.reject(new StoreError("cannot", "mailbox handle is closed"));
+      return callOwner<T>(this.id, op, args, this.followingWrite());
+    }
+
+    private followingWrite(): Following | undefined {
+      const f = this.following;
+      return f ? { folder: f.folder, modseq: f.modseq, readAhead: (ahead) => (this.readAhead = ahead) } : undefined;
+    }
+
+    /**
+     * True when nothing was committed after the write that read `ahead`: no
+     * event was heard since it was posted, or none newer than what it read
+     * (events come in commit order and mod-sequences only grow, so a later
+     * commit always carries a higher one).
+     */
+    private isCurrent(ahead: ReadAhead): boolean {
+      const o = owners.get(this.id);
+      return o !== undefined && (o.events === ahead.events || o.lastEventModseq <= ahead.changes.highestModseq);
     }
 
     /** The live owner worker (after a reopen if needed): streams and cursors stay on it. */
@@ -276,9 +374,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (body.byteLength > STORE_MAX_MESSAGE_BYTES) throw new StoreError("too-big", "message exceeds the size limit");
         // Prepared elsewhere only when another worker is less busy than the owner (no extra hop otherwise).
         const helper = body.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null;
-        if (!helper || helper === owners.get(this.id)?.worker) return this.submitInOrder(null, () => this.call<AppendData>("append", body, folder, opts));
+        if (!helper || helper === owners.get(this.id)?.worker) return this.submitInOrder(null, () => this.write<AppendData>("append", body, folder, opts));
         const prepared = callWorker<unknown>(helper, this.id, "prepare", [body]);
-        return this.submitInOrder(prepared, (p) => this.call<AppendData>("appendPrepared", p, folder, opts));
+        return this.submitInOrder(prepared, (p) => this.write<AppendData>("appendPrepared", p, folder, opts));
       }
       // Stream: forward chunks as they come; the limit is enforced here and in the worker.
       // The chunks and the append go to one worker: if it dies, the append fails as temporary.
@@ -291,7 +389,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (bufferedBytes === 0) return;
         const data = new Uint8Array(Buffer.concat(buffered, bufferedBytes));
         const msg: ToWorker = { t: "chunk", stream, data };
-        if (!w.dead) w.worker.postMessage(msg, [data.buffer]);
+        if (!w.dead) w.send(msg, [data.buffer]);
         buffered = [];
         bufferedBytes = 0;
       };
@@ -314,15 +412,18 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         throw new StoreError("invalid", "empty message");
       }
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      return this.submitInOrder(null, () => callWorker<AppendData>(w, this.id, "append", [stream, folder, opts]));
+      return this.submitInOrder(null, () => callWorker<AppendData>(w, this.id, "append", [stream, folder, opts], [], this.followingWrite()));
     }
 
     async appendBatch(folder: string, items: AsyncIterable<BatchAppendItem>): Promise<AppendData[]> {
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      // Each message is prepared (parsed, compressed) as it arrives and held here;
-      // the owner writes all of them in one savepoint, so none is visible before the last.
-      const prepared: unknown[] = [];
+      // Each message but the last is prepared (parsed, compressed) once the next one
+      // arrives, and held here; the last goes as it is, prepared by the owner in the
+      // same trip as the write (a lone APPEND is one trip). The owner writes all of
+      // them in one savepoint, so none is visible before the last.
+      const batch: unknown[] = [];
       const opts: { flags?: string[]; internalDate?: number }[] = [];
+      let last: Uint8Array | null = null;
       let total = 0;
       for await (const item of items) {
         const o = { flags: item.options?.flags ? [...item.options.flags] : undefined, internalDate: item.options?.internalDate?.getTime() };
@@ -330,13 +431,20 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         const bytes = await collectBody(item.body);
         total += bytes.byteLength;
         if (total > STORE_MAX_APPEND_BATCH_BYTES) throw new StoreError("too-big", "batch exceeds the size limit");
-        const helper = (bytes.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null) ?? (await this.ownerWorker());
-        prepared.push(await callWorker<unknown>(helper, this.id, "prepare", [bytes]));
+        if (last) batch.push(await this.prepare(last));
+        last = bytes;
         opts.push(o);
       }
-      if (prepared.length === 0) return [];
+      if (!last) return [];
+      batch.push(last);
       if (this.closed) throw new StoreError("cannot", "mailbox handle is closed");
-      return this.submitInOrder(null, () => this.call<AppendData[]>("appendPreparedBatch", prepared, folder, opts));
+      return this.submitInOrder(null, () => this.write<AppendData[]>("appendBatch", batch, folder, opts));
+    }
+
+    /** A message prepared by the least busy worker (the owner for a large one), to be written by the owner. */
+    private async prepare(bytes: Uint8Array): Promise<unknown> {
+      const helper = (bytes.byteLength <= STORE_PREPARE_ANYWHERE_MAX_BYTES ? leastBusy() : null) ?? (await this.ownerWorker());
+      return callWorker<unknown>(helper, this.id, "prepare", [bytes]);
     }
 
     /**
@@ -373,6 +481,10 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       const id = this.id;
       const isClosed = () => this.closed;
       const headItems = this.headItems;
+      if (this.headItemsWorker !== w) {
+        headItems.clear();
+        this.headItemsWorker = w;
+      }
       const call = <T>(op: string, ...args: unknown[]): Promise<T> =>
         isClosed() ? Promise.reject(new StoreError("cannot", "mailbox handle is closed")) : callWorker<T>(w, id, op, args);
       const toData = (head: FetchHead, cursor: number): FetchedMessageData => {
@@ -381,9 +493,9 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
         if (head.internalDate !== undefined) out.internalDate = new Date(head.internalDate);
         if (head.size !== undefined) out.size = head.size;
         if (head.modseq !== undefined) out.modseq = head.modseq;
-        if (head.headItems !== undefined) {
-          let items = headItems.get(head.headItems);
-          if (!items) headItems.set(head.headItems, (items = parseHeadFetchItems(head.headItems)), head.headItems.length);
+        if (head.headItems !== undefined && head.headKey !== undefined) {
+          let items = headItems.get(head.headKey);
+          if (!items) headItems.set(head.headKey, (items = parseHeadFetchItems(head.headItems)), head.headItems.length);
           if (options.envelope) out.envelope = items.envelope;
           if (options.bodyStructure) out.bodyStructure = items.bodyStructure;
         }
@@ -422,16 +534,16 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       }
     }
     storeFlags(folder: string, uids: UidSet, o: StoreFlagsOptions): Promise<StoreFlagsData> {
-      return this.call("storeFlags", folder, uids, { ...o, flags: [...o.flags] });
+      return this.write("storeFlags", folder, uids, { ...o, flags: [...o.flags] });
     }
     copy(from: string, uids: UidSet, to: string): Promise<CopyData> {
-      return this.call("copy", from, uids, to);
+      return this.write("copy", from, uids, to);
     }
     move(from: string, uids: UidSet, to: string): Promise<CopyData> {
-      return this.call("move", from, uids, to);
+      return this.write("move", from, uids, to);
     }
     expunge(folder: string, uids?: UidSet): Promise<number[]> {
-      return this.call("expunge", folder, uids);
+      return this.write("expunge", folder, uids);
     }
     search(folder: string, criteria: SearchKey): Promise<number[]> {
       return this.call("search", folder, criteria);
@@ -443,7 +555,16 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       return this.call("thread", folder, algorithm, criteria);
     }
     changesSince(folder: string, modseq: number): Promise<ChangesData> {
+      const ahead = this.readAhead;
+      this.readAhead = null;
+      if (ahead && !this.closed && ahead.folder === folder && ahead.since === modseq && this.isCurrent(ahead)) return Promise.resolve(ahead.changes);
       return this.call("changesSince", folder, modseq);
+    }
+    follow(folder: string | null, modseq: number): void {
+      this.following = folder === null ? null : { folder, modseq };
+    }
+    select(folder: string, o: SelectOptions): Promise<SelectData> {
+      return this.call("select", folder, o.recent);
     }
     quota(): Promise<QuotaData> {
       return this.call("quota");
@@ -503,7 +624,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       let owner = owners.get(o.id);
       if (!owner) {
         const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
-        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve() };
+        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve(), events: 0, lastEventModseq: 0 };
         owners.set(o.id, owner);
         w.mailboxes++;
       }

@@ -31,7 +31,11 @@
  *   transaction, never while holding it. A small message may be prepared by
  *   any worker of the pool ("prepare") and written by its owner
  *   ("appendPrepared"): preparation is stateless, writing is not. A batch
- *   ("appendPreparedBatch") is one task, so one savepoint: all or nothing.
+ *   ("appendBatch") is one task, so one savepoint: all or nothing; its
+ *   items come prepared or as bytes the owner prepares first.
+ * - A write sent with `follow` (Mailbox.follow) reads that folder's changes
+ *   at the end of its own task, inside its transaction, and they leave with
+ *   its answer; a write that fails or is not synced answers without them.
  * - Large section bytes leave in chunks of STORE_CHUNK_BYTES, pulled by the main
  *   thread, so a 50 MB fetch never sits whole in a message queue.
  * - FETCH answers in batches (STORE_FETCH_BATCH_MESSAGES messages or
@@ -51,9 +55,9 @@ import {
   STORE_MAX_MESSAGE_BYTES,
   STORE_SYNC_RETRY_MS,
 } from "../limits.ts";
-import type { FetchBatch, FetchHead, FetchOpenArgs, FetchOpenResult, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
+import type { FetchBatch, FetchHead, FetchOpenArgs, FetchOpenResult, FollowArgs, FromWorker, OpenArgs, SectionHead, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import { SqliteMailboxEngine, prepareAppend, type PreparedAppend } from "./sqlite-engine.ts";
-import { StoreError, type BodySectionRequest, type StoreErrorKind } from "./types.ts";
+import { StoreError, type BodySectionRequest, type ChangesData, type StoreErrorKind } from "./types.ts";
 
 const port = parentPort;
 if (!port) throw new Error("sqlite-worker must run in a worker thread");
@@ -317,6 +321,16 @@ function sectionHead(engine: SqliteMailboxEngine, contentId: number, size: numbe
   return { size: length, handle };
 }
 
+/** Serials of the head records this worker decoded (FetchHead.headKey). */
+const headKeys = new WeakMap<object, number>();
+let nextHeadKey = 1;
+
+function headKeyOf(record: object): number {
+  let key = headKeys.get(record);
+  if (key === undefined) headKeys.set(record, (key = nextHeadKey++));
+  return key;
+}
+
 function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][number]): FetchHead {
   const o = c.options;
   const head: FetchHead = { uid: r.uid };
@@ -324,7 +338,11 @@ function fetchHead(engine: SqliteMailboxEngine, c: Cursor, r: Cursor["rows"][num
   if (o.internalDate) head.internalDate = r.internal_ms;
   if (o.size) head.size = r.size;
   if (o.modseq) head.modseq = r.modseq;
-  if (o.envelope || o.bodyStructure) head.headItems = engine.loadHead(r.content_id).fetchItemsJson();
+  if (o.envelope || o.bodyStructure) {
+    const record = engine.loadHead(r.content_id);
+    head.headItems = record.fetchItemsJson();
+    head.headKey = headKeyOf(record);
+  }
   if (o.sections) head.sections = o.sections.map((s) => sectionHead(engine, r.content_id, r.size, s, c));
   return head;
 }
@@ -379,7 +397,21 @@ function fetchRead(engine: SqliteMailboxEngine, c: Cursor, handle: number, offse
 }
 
 
+/**
+ * The changes a following handle asked for, read inside the write's task (so
+ * no other write lands between); none when they cannot be read (e.g. the
+ * write deleted the folder): they are only a hint, the write stands.
+ */
+function changesAfter(engine: SqliteMailboxEngine, follow: FollowArgs): ChangesData | undefined {
+  try {
+    return engine.changesSince(follow.folder, follow.modseq);
+  } catch {
+    return undefined;
+  }
+}
+
 function handle(req: WorkerRequest): void {
+  let changes: ChangesData | undefined;
   const reply = (ok: boolean, value: unknown) => {
     if (ok) {
       const transfer =
@@ -388,12 +420,18 @@ function handle(req: WorkerRequest): void {
           : typeof value === "object" && value !== null
             ? (transfers.get(value) ?? [])
             : [];
-      post({ t: "res", id: req.id, ok: true, value }, transfer);
+      post(changes ? { t: "res", id: req.id, ok: true, value, changes } : { t: "res", id: req.id, ok: true, value }, transfer);
     } else post({ t: "res", id: req.id, ok: false, error: errorOf(value) });
   };
   const enqueue = (write: boolean, run: (e: SqliteMailboxEngine) => unknown, sync = false, bytes = 0) => {
     const o = ownedOf(req.mailbox);
-    o.queue.push({ write, sync, bytes, run, reply });
+    const follow = req.follow;
+    const task = write && follow ? (e: SqliteMailboxEngine) => {
+      const value = run(e);
+      changes = changesAfter(e, follow);
+      return value;
+    } : run;
+    o.queue.push({ write, sync, bytes, run: task, reply });
     schedule(o);
   };
   const a = req.args;
@@ -464,9 +502,11 @@ function handle(req: WorkerRequest): void {
       const [prepared, folder, options] = a as [PreparedAppend, string, AppendArgs];
       return enqueue(true, (e) => e.append(folder, prepared, options), true, prepared.size);
     }
-    case "appendPreparedBatch": {
+    case "appendBatch": {
+      // Items prepared elsewhere, or bytes prepared here, before the transaction.
       // One task, so one savepoint: all of the batch is written or none of it. Synced like any append.
-      const [prepared, folder, options] = a as [PreparedAppend[], string, AppendArgs[]];
+      const [items, folder, options] = a as [(PreparedAppend | Uint8Array)[], string, AppendArgs[]];
+      const prepared = items.map((item) => (item instanceof Uint8Array ? prepareAppend(appendBytes(item)) : item));
       const bytes = prepared.reduce((n, p) => n + p.size, 0);
       return enqueue(true, (e) => prepared.map((p, i) => e.append(folder, p, options[i])), true, bytes);
     }
@@ -529,6 +569,16 @@ function handle(req: WorkerRequest): void {
       return enqueue(false, (e) => e.changesSince(a[0] as string, a[1] as number));
     case "quota":
       return enqueue(false, (e) => e.quota());
+    case "select": {
+      // One task, so one snapshot; a claim makes it a (one-row) write in the group commit.
+      const folder = a[0] as string;
+      const recent = a[1] as "claim" | "peek" | null;
+      return enqueue(recent === "claim", (e) => ({
+        status: e.status(folder),
+        uids: e.uids(folder),
+        recent: recent === null ? null : e.claimRecent(folder, recent === "peek"),
+      }));
+    }
     case "claimRecent": {
       // A peek only reads; a claim is a (one-row) write in the group commit.
       const peek = a[1] === true;
@@ -555,7 +605,8 @@ function handle(req: WorkerRequest): void {
   }
 }
 
-port.on("message", (m: ToWorker) => {
+port.on("message", function receive(m: ToWorker): void {
+  if (m.t === "many") return m.messages.forEach(receive);
   if (m.t === "chunk") {
     let s = streams.get(m.stream);
     if (!s) streams.set(m.stream, (s = { parts: [], size: 0, tooBig: false }));

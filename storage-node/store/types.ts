@@ -19,6 +19,8 @@
  *   would define one more fails as `limit` and changes nothing.
  * - Each folder keeps its first unclaimed UID for \Recent (RFC 3501 §2.3.2):
  *   `claimRecent` hands every message to at most one claimer, atomically.
+ * - `follow` is only a hint for fewer trips to the store: every answer is one
+ *   a call without it could have given.
  */
 
 import type { BodyStructureData, EnvelopeData } from "../mime/types.ts";
@@ -153,6 +155,7 @@ export interface SectionData {
   chunks: AsyncIterable<Uint8Array>;
 }
 
+/** `envelope` and `bodyStructure` may be one object shared by every fetch of a message: consumers only read them. */
 export interface FetchedMessageData {
   uid: number;
   flags?: string[];
@@ -232,6 +235,20 @@ export interface QuotaData {
   messages: number;
 }
 
+/** What SELECT/EXAMINE needs, read in one consistent step (`Mailbox.select`). */
+export interface SelectOptions {
+  /** Claim the folder's unclaimed \Recent messages, only look at them (a read-only session), or neither. */
+  recent: "claim" | "peek" | null;
+}
+
+export interface SelectData {
+  status: FolderStatusData;
+  /** All UIDs in the folder, ascending. */
+  uids: number[];
+  /** The \Recent claim or peek; null when `recent` was null. */
+  recent: RecentClaimData | null;
+}
+
 /** Sent to watchers after a write commits; the watcher then asks changesSince(). */
 export interface MailboxChangeEvent {
   folder: string;
@@ -285,6 +302,20 @@ export interface Mailbox {
    * answers the range. Expunged UIDs in the range simply do not exist.
    */
   claimRecent(folder: string, options?: { peek?: boolean }): Promise<RecentClaimData>;
+  /**
+   * `status`, `uids` and, as asked, `claimRecent` of one folder in one step:
+   * no write of another handle lands between them.
+   */
+  select(folder: string, options: SelectOptions): Promise<SelectData>;
+  /**
+   * Names the folder whose changes this handle's user tracks and the
+   * mod-sequence it has seen there (null: none). A store may then read those
+   * changes along with each write of this handle, so that
+   * `changesSince(folder, modseq)` right after the write is answered without
+   * another trip, unless a newer change was committed meanwhile. The answers
+   * stay the same as without it (see the header).
+   */
+  follow(folder: string | null, modseq: number): void;
   quota(): Promise<QuotaData>;
 
   /** Called after every committed write to this mailbox, from any handle in this process. */

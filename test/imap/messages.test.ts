@@ -84,6 +84,19 @@ describe("APPEND", () => {
     client.close();
   });
 
+  it("answers TRYCREATE after the literal when another session deleted the selected folder", async () => {
+    const client = await connectClient(server);
+    const other = await connectClient(server);
+    await client.command("CREATE Box");
+    await client.command("SELECT Box");
+    await other.command("DELETE Box");
+    const appended = await appendMessage(client, "Box", message("late"));
+    expect(appended.tagged).toMatch(/^A\d+ NO \[TRYCREATE\] No such mailbox\.$/);
+    expect((await other.command("LIST \"\" Box")).lines).toEqual([]);
+    client.close();
+    other.close();
+  });
+
   it("refuses an unknown system flag with BAD before the literal, in APPEND and STORE", async () => {
     const client = await connectClient(server);
     client.write("F1 APPEND INBOX (\\Seen \\Bogus) {10}\r\n");

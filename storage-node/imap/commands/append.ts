@@ -6,8 +6,10 @@
  * - Each message literal is streamed from the socket into the store; it is
  *   never held whole in memory. Its size is checked against APPENDLIMIT before
  *   the "+" continuation (NO [TOOBIG]).
- * - A missing destination is reported as NO [TRYCREATE] before any literal is
- *   accepted (RFC 3501 §6.3.11).
+ * - A missing destination is reported as NO [TRYCREATE] (RFC 3501 §6.3.11),
+ *   before any literal is accepted. The selected folder is not looked up
+ *   first (it existed at the last sync); should another session delete it
+ *   meanwhile, its NO [TRYCREATE] comes after the literal.
  * - MULTIAPPEND is all or nothing (RFC 3502 §6.3.11): the messages are staged
  *   in the store (Mailbox.appendBatch) and committed together after the last
  *   one; if any fails, none is written and no other session ever saw one.
@@ -18,7 +20,7 @@
 import type { BatchAppendItem } from "../../store/types.ts";
 import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
-import { storeCall, storeErrorToCommandError } from "../store-error-codes.ts";
+import { storeErrorToCommandError } from "../store-error-codes.ts";
 import { ParseError, type CommandCursor, type StreamedLiteral } from "../wire/command-cursor.ts";
 import { formatUidSet, parseDateTime } from "../wire/format.ts";
 import { readMailboxName } from "./mailbox-argument.ts";
@@ -73,6 +75,17 @@ async function readMessage(cursor: CommandCursor, session: Session): Promise<App
   return { flags, internalDate, body, utf8Wrapped };
 }
 
+/** A store call of APPEND: a missing destination is NO [TRYCREATE] (RFC 3501 §6.3.11). */
+async function appendStoreCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const mapped = storeErrorToCommandError(error);
+    if (mapped.code === "NONEXISTENT") throw new CommandError("NO", "TRYCREATE", "No such mailbox.");
+    throw mapped;
+  }
+}
+
 export const appendCommand = defineCommand<AppendArgs>({
   name: "APPEND",
   states: AUTHENTICATED,
@@ -107,13 +120,7 @@ export const appendCommand = defineCommand<AppendArgs>({
   },
   async execute(session, _tag, args) {
     const mailbox = session.requireMailbox();
-    try {
-      await mailbox.status(args.mailbox);
-    } catch (error) {
-      const mapped = storeErrorToCommandError(error);
-      if (mapped.code === "NONEXISTENT") throw new CommandError("NO", "TRYCREATE", "No such mailbox.");
-      throw mapped;
-    }
+    if (session.selected?.name !== args.mailbox) await appendStoreCall(() => mailbox.status(args.mailbox));
     // All messages of the command go to the store as one batch: it commits them
     // together once the last literal was read, so no other session ever sees a
     // part of a MULTIAPPEND, and a failure leaves nothing behind.
@@ -128,7 +135,7 @@ export const appendCommand = defineCommand<AppendArgs>({
         }
       }
     }
-    const written = await storeCall(() => mailbox.appendBatch(args.mailbox, items()));
+    const written = await appendStoreCall(() => mailbox.appendBatch(args.mailbox, items()));
     if (written.length === 0) throw new ParseError("Expected a message");
     const uidValidity = written[0].uidValidity;
     return { code: `APPENDUID ${uidValidity} ${formatUidSet(written.map((result) => result.uid))}`, text: "APPEND completed." };

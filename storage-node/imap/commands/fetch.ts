@@ -10,6 +10,7 @@
  *   (RFC 3501 §6.4.5).
  * - UID FETCH always returns UID (RFC 3501 §6.4.8).
  */
+import type { BodyStructureData, EnvelopeData } from "../../mime/types.ts";
 import type { BodySectionRequest, FetchOptions } from "../../store/types.ts";
 import { formatBodyStructure, formatEnvelope } from "../../mime/imap-format.ts";
 import { StoreError } from "../../store/types.ts";
@@ -278,12 +279,12 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
           break;
         case "envelope":
           if (!message.envelope) continue;
-          text += `${sep}ENVELOPE ${formatEnvelope(message.envelope)}`;
+          text += `${sep}ENVELOPE ${envelopeText(message.envelope)}`;
           break;
         case "body":
         case "bodystructure":
           if (!message.bodyStructure) continue;
-          text += `${sep}${item.kind === "body" ? "BODY " : "BODYSTRUCTURE "}${formatBodyStructure(message.bodyStructure, item.kind === "bodystructure")}`;
+          text += `${sep}${item.kind === "body" ? "BODY " : "BODYSTRUCTURE "}${bodyText(message.bodyStructure, item.kind === "bodystructure")}`;
           break;
         case "binary-size": {
           const section = message.sections?.[sectionIndex++];
@@ -322,6 +323,31 @@ async function writeMessages(session: Session, items: FetchItem[], uids: number[
     const flushed = out.maybeFlush();
     if (flushed) await flushed;
   }
+}
+
+/**
+ * ENVELOPE and BODY/BODYSTRUCTURE text by structure object. A store hands out
+ * one shared, read-only object per stored message content (types.ts), so a
+ * message fetched again is formatted once. The object itself is the key: a
+ * hit is always the same data, and the text is collected with the object.
+ * The text depends on nothing of the session (8-bit values are literals with
+ * or without UTF8=ACCEPT).
+ */
+const envelopeTexts = new WeakMap<EnvelopeData, string>();
+const bodyTexts = new WeakMap<BodyStructureData, string>();
+const bodyStructureTexts = new WeakMap<BodyStructureData, string>();
+
+function envelopeText(envelope: EnvelopeData): string {
+  let text = envelopeTexts.get(envelope);
+  if (text === undefined) envelopeTexts.set(envelope, (text = formatEnvelope(envelope)));
+  return text;
+}
+
+function bodyText(body: BodyStructureData, extensible: boolean): string {
+  const texts = extensible ? bodyStructureTexts : bodyTexts;
+  let text = texts.get(body);
+  if (text === undefined) texts.set(body, (text = formatBodyStructure(body, extensible)));
+  return text;
 }
 
 function inRanges(set: SequenceSet, uid: number): boolean {

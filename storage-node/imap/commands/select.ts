@@ -11,7 +11,7 @@ import { AUTHENTICATED, CommandError, defineCommand } from "../command.ts";
 import type { Session } from "../session.ts";
 import { storeCall } from "../store-error-codes.ts";
 import { writeMailboxFlags } from "../mailbox-flags.ts";
-import { SequenceTracker } from "../tracker.ts";
+import { SequenceTracker, type RecentMode } from "../tracker.ts";
 import { ParseError, type CommandCursor, type SequenceSet } from "../wire/command-cursor.ts";
 import { formatFlags, formatUidSet } from "../wire/format.ts";
 import { encodeMailboxName } from "../wire/mailbox-name.ts";
@@ -74,22 +74,31 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
     // RFC 7162 §3.2.11: tell the client where the old mailbox's responses end.
     session.selected = null;
     session.state = "authenticated";
+    mailbox.follow(null, 0);
     session.out.untagged("OK [CLOSED] Previous mailbox closed.");
   }
   if (args.condstore) session.enabled.add("CONDSTORE");
   // RFC 5182 §2.1: SELECT and EXAMINE reset the saved search result.
   session.savedSearch = null;
-  // Asked together: one wait for the store instead of three, and no other
-  // session's write lands between the answers.
-  const [status, uids, recent] = await Promise.all([
-    storeCall(() => mailbox.status(args.mailbox)),
-    storeCall(() => mailbox.uids(args.mailbox)),
-    session.rev2 ? null : storeCall(() => mailbox.claimRecent(args.mailbox, { peek: readOnly })),
-  ]);
+  // One store call: one wait, and no other session's write lands between the answers.
+  const recentMode = session.rev2 ? null : readOnly ? "peek" : "claim";
+  session.beginSelect(args.mailbox);
+  try {
+    await openSelection(session, args, readOnly, recentMode);
+  } finally {
+    session.endSelect();
+  }
+  return { code: readOnly ? "READ-ONLY" : "READ-WRITE", text: `${readOnly ? "EXAMINE" : "SELECT"} completed.` };
+}
+
+/** Reads the folder (one store call), writes the untagged SELECT data and makes it the selected folder. */
+async function openSelection(session: Session, args: SelectArgs, readOnly: boolean, recentMode: RecentMode): Promise<void> {
+  const mailbox = session.requireMailbox();
+  const { status, uids, recent } = await storeCall(() => mailbox.select(args.mailbox, { recent: recentMode }));
   const tracker = new SequenceTracker(uids, status.highestModseq);
   tracker.setKeywords(status.keywords);
   if (recent !== null) {
-    tracker.recentMode = readOnly ? "peek" : "claim";
+    tracker.recentMode = recentMode;
     tracker.addRecent(recent);
   }
   const out = session.out;
@@ -111,9 +120,7 @@ async function executeSelect(session: Session, args: SelectArgs, readOnly: boole
   }
   session.selected = { name: args.mailbox, readOnly, tracker };
   session.state = "selected";
-  // Anything committed between the status read and now is picked up by the next sync.
-  session.markSelectedDirty();
-  return { code: readOnly ? "READ-ONLY" : "READ-WRITE", text: `${readOnly ? "EXAMINE" : "SELECT"} completed.` };
+  mailbox.follow(args.mailbox, tracker.modseq);
 }
 
 /** RFC 7162 §3.2.5.1: VANISHED (EARLIER) for expunged known UIDs, FETCH for changed ones. */
@@ -173,13 +180,12 @@ export const closeCommand = defineCommand<void>({
     // EXPUNGE, so the value is the one from before its expunge: a resync from it
     // reports what CLOSE removed as VANISHED (EARLIER).
     const resyncModseq = selected.tracker.resyncModseq;
+    const mailbox = session.requireMailbox();
     session.selected = null;
     session.savedSearch = null;
     session.state = "authenticated";
-    if (!selected.readOnly) {
-      const mailbox = session.requireMailbox();
-      await storeCall(() => mailbox.expunge(selected.name));
-    }
+    mailbox.follow(null, 0);
+    if (!selected.readOnly) await storeCall(() => mailbox.expunge(selected.name));
     return session.qresync ? { code: `HIGHESTMODSEQ ${resyncModseq}`, text: "CLOSE completed." } : undefined;
   },
 });
@@ -198,5 +204,6 @@ export const unselectCommand = defineCommand<void>({
     session.selected = null;
     session.savedSearch = null;
     session.state = "authenticated";
+    session.requireMailbox().follow(null, 0);
   },
 });
