@@ -1088,6 +1088,29 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
         }
       });
 
+      it("a change to the followed folder stays visible when a later change elsewhere has a lower mod-sequence", async () => {
+        const id = newId();
+        const key = randomBytes(32);
+        const a = await store.open({ id, key, create: true });
+        const b = await store.open({ id, key });
+        try {
+          await a.createFolder("Quiet");
+          for (let i = 0; i < 6; i++) await a.append("INBOX", enc.encode(testMessage()));
+          const base = (await a.status("INBOX")).highestModseq;
+          a.follow("INBOX", base);
+          await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Seen"] });
+          // Another session changes the followed folder, then a folder whose mod-sequences may be lower.
+          await b.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Flagged"] });
+          await b.append("Quiet", enc.encode(testMessage()));
+          const seen = await a.changesSince("INBOX", base);
+          expect(seen).toEqual(await b.changesSince("INBOX", base));
+          expect(seen.changed.map((c) => c.uid)).toEqual([1, 2]);
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      });
+
       it("a following write that removes the followed folder still succeeds", async () => {
         const mb = await fresh();
         await mb.createFolder("Gone");

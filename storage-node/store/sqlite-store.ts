@@ -36,6 +36,7 @@ import { BoundedCache } from "./bounded-cache.ts";
 import { parseHeadFetchItems, type HeadFetchItems } from "./content-record.ts";
 import { collectBody } from "./read-body.ts";
 import { checkMailboxId, checkMailboxKey } from "./mailbox-id.ts";
+import { normalizeFolderName } from "./folder-name.ts";
 import { checkInternalDate } from "./write-checks.ts";
 import type { FetchBatch, FetchHead, FetchOpenResult, FromWorker, OpenArgs, ToWorker, WorkerRequest } from "./sqlite-protocol.ts";
 import {
@@ -101,8 +102,8 @@ interface ReadAhead {
   folder: string;
   since: number;
   changes: ChangesData;
-  /** The owner's count of heard events when the write was posted. */
-  events: number;
+  /** Set when a change to the folder committed after the write was heard (see SqliteMailbox.follow). */
+  stale: boolean;
 }
 
 /** A write's follow request, and where the changes it brings go. */
@@ -188,9 +189,6 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     reopen: Promise<void> | "needed" | null;
     /** Settles when the last append submitted so far has been posted to the owner. */
     appendTail: Promise<void>;
-    /** Change events heard for this mailbox, and the mod-sequence of the last (they come in commit order). */
-    events: number;
-    lastEventModseq: number;
   }
   const owners = new Map<string, Owner>();
   const workers: PoolWorker[] = [];
@@ -198,11 +196,6 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
   let closed = false;
 
   const onEvent = (mailbox: string, e: MailboxChangeEvent) => {
-    const o = owners.get(mailbox);
-    if (o) {
-      o.events++;
-      o.lastEventModseq = e.modseq;
-    }
     for (const l of [...(listeners.get(mailbox) ?? [])]) {
       try {
         l(e);
@@ -274,10 +267,8 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       const call: PendingCall = { resolve: resolve as (v: unknown) => void, reject };
       const msg: WorkerRequest = { t: "req", id, mailbox, op, args };
       if (follow) {
-        // Events heard from now on may be newer than what the write reads after itself.
-        const events = owners.get(mailbox)?.events ?? 0;
         msg.follow = { folder: follow.folder, modseq: follow.modseq };
-        call.changes = (changes) => follow.readAhead({ folder: follow.folder, since: follow.modseq, changes, events });
+        call.changes = (changes) => follow.readAhead({ folder: follow.folder, since: follow.modseq, changes, stale: false });
       }
       w.pending.set(id, call);
       w.send(msg, transfer);
@@ -326,15 +317,19 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     }
 
     /**
-     * True when nothing was committed after the write that read `ahead`: no
-     * event was heard since it was posted, or none newer than what it read
-     * (events come in commit order and mod-sequences only grow, so a later
-     * commit always carries a higher one).
+     * Marks the read-ahead stale when a change committed after the write that
+     * read it is heard: a folder-list change, or a change to its folder with a
+     * higher mod-sequence than it read (mod-sequences are per folder and only
+     * grow; the write's own events carry at most what it read). The owner
+     * runs a mailbox's tasks one at a time and answers in order, so every
+     * later commit's event arrives after the write's answer, when the
+     * read-ahead is already set.
      */
-    private isCurrent(ahead: ReadAhead): boolean {
-      const o = owners.get(this.id);
-      return o !== undefined && (o.events === ahead.events || o.lastEventModseq <= ahead.changes.highestModseq);
-    }
+    private readonly staleWatch = (e: MailboxChangeEvent): void => {
+      const ahead = this.readAhead;
+      if (ahead === null || ahead.stale) return;
+      if (e.kind === "folders" || (e.folder === normalizeFolderName(ahead.folder) && e.modseq > ahead.changes.highestModseq)) ahead.stale = true;
+    };
 
     /** The live owner worker (after a reopen if needed): streams and cursors stay on it. */
     private async ownerWorker(): Promise<PoolWorker> {
@@ -557,11 +552,18 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
     changesSince(folder: string, modseq: number): Promise<ChangesData> {
       const ahead = this.readAhead;
       this.readAhead = null;
-      if (ahead && !this.closed && ahead.folder === folder && ahead.since === modseq && this.isCurrent(ahead)) return Promise.resolve(ahead.changes);
+      if (ahead && !this.closed && !ahead.stale && ahead.folder === folder && ahead.since === modseq) return Promise.resolve(ahead.changes);
       return this.call("changesSince", folder, modseq);
     }
     follow(folder: string | null, modseq: number): void {
+      if (this.closed) return;
       this.following = folder === null ? null : { folder, modseq };
+      if (!this.own.has(this.staleWatch)) {
+        let set = listeners.get(this.id);
+        if (!set) listeners.set(this.id, (set = new Set()));
+        set.add(this.staleWatch);
+        this.own.add(this.staleWatch);
+      }
     }
     select(folder: string, o: SelectOptions): Promise<SelectData> {
       return this.call("select", folder, o.recent);
@@ -624,7 +626,7 @@ export function createSqliteStoreInternal(options: SqliteStoreInternalOptions): 
       let owner = owners.get(o.id);
       if (!owner) {
         const w = workers.reduce((a, b) => (b.mailboxes < a.mailboxes ? b : a));
-        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve(), events: 0, lastEventModseq: 0 };
+        owner = { worker: w, handles: 0, args, generation: 0, reopen: null, appendTail: Promise.resolve() };
         owners.set(o.id, owner);
         w.mailboxes++;
       }
