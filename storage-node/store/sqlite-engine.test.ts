@@ -71,7 +71,7 @@ describe("SQLite engine storage layout", () => {
     expect(existsSync(`${path}-wal`)).toBe(true);
     expect(existsSync(`${path}-shm`)).toBe(false);
     const other = new Database(path, { timeout: 0 });
-    other.pragma("cipher='chacha20'");
+    other.pragma("cipher='aegis'");
     other.pragma(`key="x'${key.toString("hex")}'"`);
     expect(() => other.prepare("SELECT count(*) FROM messages").get()).toThrow(/locked/);
     other.close();

@@ -1,6 +1,6 @@
 /**
  * The encrypted SQLite MailStore: one better-sqlite3-multiple-ciphers file per
- * mailbox (chacha20, raw 32-byte key), served by a pool of worker threads.
+ * mailbox (AEGIS-256 pages, raw 32-byte key), served by a pool of worker threads.
  *
  * Invariants:
  * - The main thread never runs SQL: every mailbox operation is a message to the

@@ -5,7 +5,8 @@
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync, openSync, writeSync, closeSync } from "node:fs";
+import { readdirSync, readFileSync, readSync, statSync, openSync, writeSync, closeSync } from "node:fs";
+import Database from "better-sqlite3-multiple-ciphers";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { StoreError, type MailStore } from "../../storage-node/store/types.ts";
@@ -115,19 +116,70 @@ describe("SQLite store at rest", () => {
     await again.close();
   });
 
-  it("refuses a file whose page header does not reserve 32 bytes for the MAC", async () => {
+  it("writes new mailboxes with AEGIS-256 and refuses a header that does not reserve what a page cipher needs", async () => {
     const dir = tempDir();
     const s = store(dir, 1);
     const id = "mbx" + randomBytes(8).toString("hex");
     const key = randomBytes(32);
-    await (await s.open({ id, key, create: true })).close();
+    const mb = await s.open({ id, key, create: true });
+    await mb.append("INBOX", new TextEncoder().encode("Subject: kept\r\n\r\nbody\r\n"));
+    await mb.close();
     const path = join(dir, `${id}.sqlite`);
-    const fd = openSync(path, "r+");
-    writeSync(fd, Buffer.from([0]), 0, 1, 20);
-    closeSync(fd);
+    const header = () => {
+      const fd = openSync(path, "r");
+      try {
+        const b = Buffer.alloc(1);
+        readSync(fd, b, 0, 1, 20);
+        return b[0];
+      } finally {
+        closeSync(fd);
+      }
+    };
+    const setHeader = (value: number) => {
+      const fd = openSync(path, "r+");
+      writeSync(fd, Buffer.from([value]), 0, 1, 20);
+      closeSync(fd);
+    };
+    // AEGIS-256: a 32-byte nonce and a 32-byte tag per page.
+    expect(header()).toBe(64);
     const size = statSync(path).size;
+    // No reserved space: no cipher could keep its MAC. Refused, and the file is not touched.
+    setHeader(0);
+    await expect(s.open({ id, key })).rejects.toMatchObject({ kind: "corrupt" });
+    // Claiming chacha20's 32 bytes does not make it a chacha20 file: the pages do not authenticate.
+    setHeader(32);
     await expect(s.open({ id, key })).rejects.toBeInstanceOf(StoreError);
     expect(statSync(path).size).toBe(size);
+    setHeader(64);
+    const again = await s.open({ id, key });
+    expect(await again.uids("INBOX")).toEqual([1]);
+    await again.close();
+  });
+
+  it("still opens, reads and writes a mailbox file encrypted with chacha20", async () => {
+    const dir = tempDir();
+    const id = "mbx" + randomBytes(8).toString("hex");
+    const key = randomBytes(32);
+    const path = join(dir, `${id}.sqlite`);
+    // The page layout of files written before AEGIS: chacha20, 32 reserved bytes per page.
+    const db = new Database(path);
+    db.pragma("cipher='chacha20'");
+    db.pragma(`key="x'${key.toString("hex")}'"`);
+    db.exec("BEGIN; CREATE TABLE _init(x); DROP TABLE _init; COMMIT;");
+    db.close();
+    const s = store(dir, 1);
+    const mb = await s.open({ id, key });
+    const { uid } = await mb.append("INBOX", new TextEncoder().encode("Subject: old file\r\n\r\nzebracrossing\r\n"));
+    await mb.close();
+    const again = await s.open({ id, key });
+    expect(await again.search("INBOX", { type: "body", value: "zebracrossing" })).toEqual([uid]);
+    await again.close();
+    const fd = openSync(path, "r");
+    const b = Buffer.alloc(1);
+    readSync(fd, b, 0, 1, 20);
+    closeSync(fd);
+    expect(b[0]).toBe(32);
+    expect(readFileSync(path).includes("zebracrossing")).toBe(false);
   });
 
   it("keeps every append that resolved before the process was killed with SIGKILL", async () => {
