@@ -153,6 +153,13 @@ export const IMAP_MAX_REGEX_LENGTH = 256;
 export const IMAP_MAX_FETCH_SECTIONS = 64;
 /** How long a graceful shutdown waits for busy IMAP sessions before closing them. */
 export const IMAP_SHUTDOWN_GRACE_MS = 10 * 1000;
+/**
+ * Stop signals this soon after the first are the same request: Ctrl-C in a
+ * terminal reaches the node and the supervisor that started it (npm start)
+ * together, and the supervisor then sends SIGTERM. A later signal stops the
+ * node at once.
+ */
+export const NODE_STOP_SIGNAL_COALESCE_MS = 2 * 1000;
 /** Output buffered for one connection before the writer waits for the socket to drain. */
 export const IMAP_OUTPUT_HIGH_WATER_BYTES = 256 * 1024;
 

@@ -4,6 +4,7 @@
  * Prints one JSON line `{"event":"ready",…}` on stdout-log once listening,
  * and exits 0 after a graceful shutdown on SIGTERM or SIGINT.
  */
+import { NODE_STOP_SIGNAL_COALESCE_MS } from "./limits.ts";
 import { createLogger } from "./log.ts";
 import { startNode } from "./node.ts";
 import { describeSettings, loadSettings, SettingsError } from "./settings.ts";
@@ -24,13 +25,14 @@ async function main(): Promise<void> {
   const node = await startNode(settings, logger);
   logger.info({ event: "ready", nodeId: settings.nodeId, listeners: node.listeners }, "ready");
 
-  let signals = 0;
+  let firstSignalAt: number | null = null;
   const stop = (signal: string) => {
-    signals++;
-    if (signals > 1) {
+    if (firstSignalAt !== null) {
+      if (Date.now() - firstSignalAt < NODE_STOP_SIGNAL_COALESCE_MS) return;
       logger.warn({ signal }, "second signal: exiting at once");
       process.exit(1);
     }
+    firstSignalAt = Date.now();
     logger.info({ signal }, "shutting down");
     node.close().then(
       () => process.exit(0),

@@ -128,7 +128,20 @@ describe("IMAP login through the edge's credentials", () => {
     expect(output).toContain("login failed");
   });
 
-  it("shuts down gracefully on SIGTERM", async () => {
-    expect(await node.stop()).toBe(0);
+  it("shuts down gracefully when Ctrl-C reaches it and its supervisor together (SIGINT, then SIGTERM)", async () => {
+    const wire = await openImapWire(node.imapPort);
+    try {
+      expect((await wire.command(`LOGIN ${mailbox.address} "${mailbox.password}"`)).status).toMatch(/^OK/);
+      expect((await wire.command("SELECT INBOX")).status).toMatch(/^OK/);
+      // A terminal's Ctrl-C signals the whole process group; `npm start` then forwards SIGTERM.
+      node.child.kill("SIGINT");
+      node.child.kill("SIGTERM");
+      expect(await wire.readLine()).toBe("* BYE Server shutting down.");
+      expect(await node.stop()).toBe(0);
+      expect(node.logs.some((l) => l.msg === "second signal: exiting at once")).toBe(false);
+      expect(node.logs.some((l) => l.msg === "shutting down")).toBe(true);
+    } finally {
+      wire.close();
+    }
   });
 });
