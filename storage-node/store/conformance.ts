@@ -125,6 +125,16 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
       opened.push(m);
       return m;
     }
+    /** Two handles on one new mailbox (closed after the test, like `fresh`). */
+    async function twoHandles(): Promise<[Mailbox, Mailbox]> {
+      const id = newId();
+      const key = randomBytes(32);
+      const a = await store.open({ id, key, create: true });
+      opened.push(a);
+      const b = await store.open({ id, key });
+      opened.push(b);
+      return [a, b];
+    }
     async function fetchOne(mb: Mailbox, folder: string, uid: number, options: Parameters<Mailbox["fetch"]>[2]) {
       const out = [];
       for await (const m of mb.fetch(folder, [{ start: uid, end: uid }], options)) {
@@ -1049,66 +1059,50 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
 
     describe("follow (answers as without it)", () => {
       it("changesSince after a handle's own writes holds every change, also another handle's", async () => {
-        const id = newId();
-        const key = randomBytes(32);
-        const a = await store.open({ id, key, create: true });
-        const b = await store.open({ id, key });
-        try {
-          for (let i = 0; i < 4; i++) await a.append("INBOX", enc.encode(testMessage()));
-          const base = (await a.status("INBOX")).highestModseq;
-          a.follow("INBOX", base);
-          await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Flagged"] });
-          const own = await a.changesSince("INBOX", base);
-          expect(own).toEqual(await b.changesSince("INBOX", base));
-          expect(own.changed.map((c) => c.uid)).toEqual([1]);
+        const [a, b] = await twoHandles();
+        for (let i = 0; i < 4; i++) await a.append("INBOX", enc.encode(testMessage()));
+        const base = (await a.status("INBOX")).highestModseq;
+        a.follow("INBOX", base);
+        await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Flagged"] });
+        const own = await a.changesSince("INBOX", base);
+        expect(own).toEqual(await b.changesSince("INBOX", base));
+        expect(own.changed.map((c) => c.uid)).toEqual([1]);
 
-          a.follow("INBOX", own.highestModseq);
-          await a.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["Work"] });
-          await b.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
-          await b.expunge("INBOX");
-          await b.append("INBOX", enc.encode(testMessage()));
-          const both = await a.changesSince("INBOX", own.highestModseq);
-          expect(both).toEqual(await b.changesSince("INBOX", own.highestModseq));
-          expect(both.changed.map((c) => c.uid)).toEqual([2, 5]);
-          expect(both.expunged).toEqual([3]);
-          expect(both.keywords).toEqual(["Work"]);
+        a.follow("INBOX", own.highestModseq);
+        await a.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["Work"] });
+        await b.storeFlags("INBOX", [{ start: 3, end: 3 }], { op: "add", flags: ["\\Deleted"] });
+        await b.expunge("INBOX");
+        await b.append("INBOX", enc.encode(testMessage()));
+        const both = await a.changesSince("INBOX", own.highestModseq);
+        expect(both).toEqual(await b.changesSince("INBOX", own.highestModseq));
+        expect(both.changed.map((c) => c.uid)).toEqual([2, 5]);
+        expect(both.expunged).toEqual([3]);
+        expect(both.keywords).toEqual(["Work"]);
 
-          // Asked from another mod-sequence, or for another folder, the answer is the store's own.
-          a.follow("INBOX", both.highestModseq);
-          await a.expunge("INBOX");
-          expect(await a.changesSince("INBOX", base)).toEqual(await b.changesSince("INBOX", base));
-          await a.append("INBOX", enc.encode(testMessage()));
-          await expectStoreError(a.changesSince("Nope", both.highestModseq), "not-found");
-          a.follow(null, 0);
-          await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "remove", flags: ["\\Flagged"] });
-          expect(await a.changesSince("INBOX", both.highestModseq)).toEqual(await b.changesSince("INBOX", both.highestModseq));
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        // Asked from another mod-sequence, or for another folder, the answer is the store's own.
+        a.follow("INBOX", both.highestModseq);
+        await a.expunge("INBOX");
+        expect(await a.changesSince("INBOX", base)).toEqual(await b.changesSince("INBOX", base));
+        await a.append("INBOX", enc.encode(testMessage()));
+        await expectStoreError(a.changesSince("Nope", both.highestModseq), "not-found");
+        a.follow(null, 0);
+        await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "remove", flags: ["\\Flagged"] });
+        expect(await a.changesSince("INBOX", both.highestModseq)).toEqual(await b.changesSince("INBOX", both.highestModseq));
       });
 
       it("a change to the followed folder stays visible when a later change elsewhere has a lower mod-sequence", async () => {
-        const id = newId();
-        const key = randomBytes(32);
-        const a = await store.open({ id, key, create: true });
-        const b = await store.open({ id, key });
-        try {
-          await a.createFolder("Quiet");
-          for (let i = 0; i < 6; i++) await a.append("INBOX", enc.encode(testMessage()));
-          const base = (await a.status("INBOX")).highestModseq;
-          a.follow("INBOX", base);
-          await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Seen"] });
-          // Another session changes the followed folder, then a folder whose mod-sequences may be lower.
-          await b.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Flagged"] });
-          await b.append("Quiet", enc.encode(testMessage()));
-          const seen = await a.changesSince("INBOX", base);
-          expect(seen).toEqual(await b.changesSince("INBOX", base));
-          expect(seen.changed.map((c) => c.uid)).toEqual([1, 2]);
-        } finally {
-          await a.close();
-          await b.close();
-        }
+        const [a, b] = await twoHandles();
+        await a.createFolder("Quiet");
+        for (let i = 0; i < 6; i++) await a.append("INBOX", enc.encode(testMessage()));
+        const base = (await a.status("INBOX")).highestModseq;
+        a.follow("INBOX", base);
+        await a.storeFlags("INBOX", [{ start: 1, end: 1 }], { op: "add", flags: ["\\Seen"] });
+        // Another session changes the followed folder, then a folder whose mod-sequences may be lower.
+        await b.storeFlags("INBOX", [{ start: 2, end: 2 }], { op: "add", flags: ["\\Flagged"] });
+        await b.append("Quiet", enc.encode(testMessage()));
+        const seen = await a.changesSince("INBOX", base);
+        expect(seen).toEqual(await b.changesSince("INBOX", base));
+        expect(seen.changed.map((c) => c.uid)).toEqual([1, 2]);
       });
 
       it("a following write that removes the followed folder still succeeds", async () => {
@@ -1149,29 +1143,21 @@ export function describeMailStoreConformance(name: string, makeStore: () => Mail
       });
 
       it("never gives one message to two concurrent claims, across handles", async () => {
-        const id = newId();
-        const key = randomBytes(32);
-        const a = await store.open({ id, key, create: true });
-        const b = await store.open({ id, key });
-        try {
-          const claims: Promise<{ firstUid: number; uidNext: number }>[] = [];
-          for (let i = 0; i < 6; i++) {
-            await (i % 2 === 0 ? a : b).append("INBOX", enc.encode(testMessage()));
-            claims.push((i % 3 === 0 ? a : b).claimRecent("INBOX"));
-          }
-          const got = (await Promise.all(claims)).filter((c) => c.uidNext > c.firstUid).sort((x, y) => x.firstUid - y.firstUid);
-          // Disjoint ranges that together cover every message exactly once.
-          let next = 1;
-          for (const c of got) {
-            expect(c.firstUid).toBe(next);
-            next = c.uidNext;
-          }
-          expect(next).toBe(7);
-          expect((await b.status("INBOX")).recent).toBe(0);
-        } finally {
-          await a.close();
-          await b.close();
+        const [a, b] = await twoHandles();
+        const claims: Promise<{ firstUid: number; uidNext: number }>[] = [];
+        for (let i = 0; i < 6; i++) {
+          await (i % 2 === 0 ? a : b).append("INBOX", enc.encode(testMessage()));
+          claims.push((i % 3 === 0 ? a : b).claimRecent("INBOX"));
         }
+        const got = (await Promise.all(claims)).filter((c) => c.uidNext > c.firstUid).sort((x, y) => x.firstUid - y.firstUid);
+        // Disjoint ranges that together cover every message exactly once.
+        let next = 1;
+        for (const c of got) {
+          expect(c.firstUid).toBe(next);
+          next = c.uidNext;
+        }
+        expect(next).toBe(7);
+        expect((await b.status("INBOX")).recent).toBe(0);
       });
 
       it("select answers status, UIDs and the claim or peek of one folder together", async () => {
