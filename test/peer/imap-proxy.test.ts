@@ -21,30 +21,19 @@
  * address or message content.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
-import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
+import { createTestMailbox, eventually, type TestMailboxData } from "../support/api.ts";
+import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { openImapWire } from "../support/imap-wire.ts";
-import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
-import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
+import type { NodeProcessHandle } from "../support/node-process.ts";
+import { newNodeSlot, startNodeSlot, type NodeSlot } from "../support/peer-nodes.ts";
+import { withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
 import { filesUnder, imapClient, markedMessage, sendToMx } from "../support/mail-clients.ts";
 import { appendMessage, quote, WireClient } from "../imap/harness.ts";
 
 /** A's keepalive in this test: long enough for a loaded machine, short enough to wait for. */
 const KEEPALIVE_MS = 3_000;
-
-interface NodeSlot {
-  keys: { nodeId: string; secretKey: string; publicKey: string };
-  dataDir: string;
-  /** Kept across restarts: it opens the node's spool database. */
-  spoolKey: string;
-  mxPort: number;
-  peerPort: number;
-  process: NodeProcessHandle | null;
-}
 
 function existsCount(lines: string[]): number {
   return Number(lines.map((l) => /^\* (\d+) EXISTS$/.exec(l)?.[1]).find((n) => n !== undefined));
@@ -57,34 +46,9 @@ describe("IMAP sessions proxied to the home node over the peer link", () => {
   let a: NodeSlot;
   let b: NodeSlot;
 
-  const slot = async (label: string): Promise<NodeSlot> => ({
-    keys: await registerTestNode(edge, label),
-    dataDir: await mkdtemp(path.join(tmpdir(), `sealbox-proxy-${label}-`)),
-    spoolKey: newSpoolKey(),
-    mxPort: await freePort(),
-    peerPort: await freePort(),
-    process: null,
-  });
+  const slot = (label: string): Promise<NodeSlot> => newNodeSlot(edge, label);
 
-  const start = async (node: NodeSlot): Promise<NodeProcessHandle> => {
-    node.process = await startNodeProcess({
-      edgeUrl: edge.url,
-      nodeId: node.keys.nodeId,
-      secretKey: node.keys.secretKey,
-      dataDir: node.dataDir,
-      env: {
-        SEALBOX_SPOOL_KEY: node.spoolKey,
-        SEALBOX_MX_PORT: String(node.mxPort),
-        SEALBOX_PEER_PORT: String(node.peerPort),
-        SEALBOX_DNS_SERVERS: "127.0.0.1:9",
-        SEALBOX_LOG_LEVEL: "info",
-        SEALBOX_PEER_KEEPALIVE_MS: String(KEEPALIVE_MS),
-      },
-    });
-    const started = node.process;
-    await eventually(() => started.logs.some((l) => l.msg === "peer URL announced"), 20_000, "the peer URL to be announced");
-    return started;
-  };
+  const start = (node: NodeSlot): Promise<NodeProcessHandle> => startNodeSlot(edge, node, { SEALBOX_PEER_KEEPALIVE_MS: String(KEEPALIVE_MS) });
 
   const aPort = () => a.process!.imapPort;
   const bPort = () => b.process!.imapPort;

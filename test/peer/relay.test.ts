@@ -11,8 +11,7 @@
  * refuses a forged or replayed handshake.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
@@ -26,21 +25,13 @@ import { newDeliveryId } from "../../storage-node/mx/delivery.ts";
 import { PeerDirectory } from "../../storage-node/peer/peer-directory.ts";
 import { PeerPool } from "../../storage-node/peer/peer-pool.ts";
 import { spoolSealContext } from "../../storage-node/spool/draining-store.ts";
-import { createTestMailbox, eventually, registerTestNode, type TestMailboxData } from "../support/api.ts";
-import { freePort, startEdge, type EdgeHandle } from "../support/edge.ts";
+import { createTestMailbox, eventually, type TestMailboxData } from "../support/api.ts";
+import { startEdge, type EdgeHandle } from "../support/edge.ts";
 import { openImapWire } from "../support/imap-wire.ts";
-import { startNodeProcess, type NodeProcessHandle } from "../support/node-process.ts";
-import { newSpoolKey, withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
+import type { NodeProcessHandle } from "../support/node-process.ts";
+import { newNodeSlot, startNodeSlot, type NodeSlot } from "../support/peer-nodes.ts";
+import { withoutTraceHeaders } from "../mx/support/inbound-harness.ts";
 import { filesUnder, imapClient, markedMessage, sendToMx } from "../support/mail-clients.ts";
-
-interface NodeSlot {
-  keys: { nodeId: string; secretKey: string; publicKey: string };
-  dataDir: string;
-  spoolKey: string;
-  mxPort: number;
-  peerPort: number;
-  process: NodeProcessHandle | null;
-}
 
 /** Every INBOX message on B whose body carries `marker`, as raw bytes. */
 async function messagesWith(port: number, who: { address: string; password: string }, marker: string): Promise<Buffer[]> {
@@ -83,34 +74,9 @@ describe("mail relayed to the home node over the peer link", () => {
   let a: NodeSlot;
   let b: NodeSlot;
 
-  const slot = async (label: string): Promise<NodeSlot> => ({
-    keys: await registerTestNode(edge, label),
-    dataDir: await mkdtemp(path.join(tmpdir(), `sealbox-peer-${label}-`)),
-    spoolKey: newSpoolKey(),
-    mxPort: await freePort(),
-    peerPort: await freePort(),
-    process: null,
-  });
+  const slot = (label: string): Promise<NodeSlot> => newNodeSlot(edge, label);
 
-  const start = async (node: NodeSlot): Promise<NodeProcessHandle> => {
-    node.process = await startNodeProcess({
-      edgeUrl: edge.url,
-      nodeId: node.keys.nodeId,
-      secretKey: node.keys.secretKey,
-      dataDir: node.dataDir,
-      env: {
-        SEALBOX_SPOOL_KEY: node.spoolKey,
-        SEALBOX_MX_PORT: String(node.mxPort),
-        SEALBOX_PEER_PORT: String(node.peerPort),
-        SEALBOX_DNS_SERVERS: "127.0.0.1:9",
-        SEALBOX_RELAY_RETRY_BASE_MS: "200",
-        SEALBOX_LOG_LEVEL: "info",
-      },
-    });
-    const started = node.process;
-    await eventually(() => started.logs.some((l) => l.msg === "peer URL announced"), 20_000, "the peer URL to be announced");
-    return started;
-  };
+  const start = (node: NodeSlot): Promise<NodeProcessHandle> => startNodeSlot(edge, node, { SEALBOX_RELAY_RETRY_BASE_MS: "200" });
 
   const relayedCount = (node: NodeSlot) => node.process?.logs.filter((l) => l.msg === "queued mail relayed to its home node").length ?? 0;
 
