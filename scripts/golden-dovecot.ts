@@ -18,29 +18,18 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, chmodSync, chownSync, mkdirSync } from "node:fs";
-import { createServer, connect, type Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Buffer } from "node:buffer";
 import { parseMessage } from "../storage-node/mime/parse.ts";
 import type { MimePartData } from "../storage-node/mime/types.ts";
+import { freePort } from "../test/support/ports.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const messagesDir = join(root, "test/golden/messages");
 const outDir = join(root, "test/golden/dovecot");
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-    srv.on("error", reject);
-  });
-}
 
 function writeConfig(dir: string, port: number): string {
   const conf = join(dir, "dovecot.conf");

@@ -14,9 +14,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { freePort } from "../support/ports.ts";
 import { WireClient } from "./harness.ts";
 
 export const DOVECOT_BINARY = "/usr/sbin/dovecot";
@@ -42,18 +42,6 @@ export interface RunningDovecot {
 
 export function dovecotInstalled(): boolean {
   return existsSync(DOVECOT_BINARY);
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
 }
 
 function idOf(flag: "-u" | "-g", name: string): number {

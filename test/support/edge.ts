@@ -15,11 +15,13 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { unstable_startWorker } from "wrangler";
+import { freePort } from "./ports.ts";
+
+export { freePort };
 
 export interface StartEdgeOptions {
   /** Directory for local D1/R2/DO state; a fresh temp dir when omitted. */
@@ -57,18 +59,6 @@ function wranglerEnv(): NodeJS.ProcessEnv {
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 /** Applies worker/migrations to the local D1 under `persistDir`. */
 export async function applyMigrations(persistDir: string): Promise<void> {
   const args = ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistDir, "--config", wranglerConfig];
